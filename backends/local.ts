@@ -1,0 +1,110 @@
+/**
+ * The local backend: the entry point runs under `bash -c` in the project directory, as the
+ * leader of its own process group, and its end is recorded in the tracking store.
+ *
+ * @module
+ */
+import type { Backend, LaunchRequest } from "../lib/backend.ts";
+import { type ChildHandle, spawnProcess } from "../lib/run_command.ts";
+import type { SubmittedRun } from "../lib/submitted_run.ts";
+import { isTerminal, type RunStatus } from "../lib/tracking/tracking_store.ts";
+
+/** A run executing as a local child process. */
+export class LocalSubmittedRun implements SubmittedRun {
+  readonly runId: string;
+  readonly experimentId: string;
+  readonly trackingUri: string;
+  /** Process id of the child (the leader of its process group). */
+  readonly pid: number;
+  readonly #child: ChildHandle;
+  readonly #request: LaunchRequest;
+  readonly #done: Promise<{ status: RunStatus; success: boolean }>;
+  #final: RunStatus | undefined;
+  #cancelled = false;
+
+  /**
+   * Starts watching a launched child; its end is recorded in the store.
+   *
+   * @example
+   * ```ts ignore
+   * const run = new LocalSubmittedRun(request, child);
+   * await run.wait();
+   * ```
+   */
+  constructor(request: LaunchRequest, child: ChildHandle) {
+    this.runId = request.runId;
+    this.experimentId = request.experimentId;
+    this.trackingUri = request.store.uri;
+    this.pid = child.pid;
+    this.#child = child;
+    this.#request = request;
+    this.#done = this.#finish();
+  }
+
+  async #finish(): Promise<{ status: RunStatus; success: boolean }> {
+    const result = await this.#child.status;
+    const { store, runId, reporter } = this.#request;
+    let status: RunStatus = this.#cancelled ? "KILLED" : result.success ? "FINISHED" : "FAILED";
+    try {
+      const stored = await store.getRun(runId);
+      if (!this.#cancelled && stored !== undefined && isTerminal(stored.status)) {
+        status = stored.status;
+      } else {
+        await store.updateRun(runId, status, Date.now());
+      }
+    } catch (e) {
+      reporter.log(
+        "ERROR",
+        `=== Could not record status ${status} of run '${runId}': ${
+          e instanceof Error ? e.message : e
+        } ===`,
+      );
+    } finally {
+      store.close();
+    }
+    this.#final = status;
+    return { status, success: result.success && status === "FINISHED" };
+  }
+
+  async wait(): Promise<boolean> {
+    return (await this.#done).success;
+  }
+
+  getStatus(): Promise<RunStatus> {
+    return Promise.resolve(this.#final ?? "RUNNING");
+  }
+
+  async cancel(): Promise<void> {
+    if (this.#final !== undefined) return;
+    this.#cancelled = true;
+    await this.#child.terminate();
+    await this.#done;
+  }
+}
+
+/** Runs projects as local processes. */
+export class LocalBackend implements Backend {
+  readonly name = "local";
+
+  launch(request: LaunchRequest): Promise<SubmittedRun> {
+    const env = {
+      ...request.env,
+      ...request.store.childEnv,
+      MLFLOW_RUN_ID: request.runId,
+      MLFLOW_TRACKING_URI: request.store.uri,
+      MLFLOW_EXPERIMENT_ID: request.experimentId,
+    };
+    request.reporter.log(
+      "INFO",
+      `=== Running command '${request.command}' in run with ID '${request.runId}' === `,
+    );
+    const child = spawnProcess("bash", ["-c", request.command], {
+      cwd: request.workDir,
+      env,
+      stdout: request.stdout,
+      newProcessGroup: true,
+      killGraceMs: request.killGraceMs,
+    });
+    return Promise.resolve(new LocalSubmittedRun(request, child));
+  }
+}

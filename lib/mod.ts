@@ -1,0 +1,22 @@
+/**
+ * mlproject: run MLflow Projects without Python MLflow.
+ *
+ * ```ts ignore
+ * import { run } from "@mlproject/mlproject";
+ * const submitted = await run("./my-project", {
+ *   entryPoint: "main",
+ *   parameters: { alpha: 0.5 },
+ *   envManager: "local",
+ * });
+ * console.log(submitted.runId, await submitted.getStatus()); // "FINISHED"
+ * ```
+ *
+ * @module
+ */
+export { run, type RunOptions, waitForRun } from "./run.ts";
+export type { RunStatus, SubmittedRun } from "./submitted_run.ts";
+export { ExecutionException, InterruptedError, MlprojectError, UsageError } from "./errors.ts";
+export type { Reporter } from "./output.ts";
+export type { ParameterInput } from "./entry_point.ts";
+export { loadProject, type ProjectSpec } from "./project_spec.ts";
+export { shellQuote } from "./shell_quote.ts";

@@ -1,0 +1,327 @@
+/**
+ * `run()`: fetch the project, validate everything, record the run as `mlflow run` does, and
+ * launch it on a backend.
+ *
+ * @module
+ */
+import { userInfo } from "node:os";
+import { extname, resolve } from "node:path";
+import { getBackend } from "../backends/mod.ts";
+import { type EntryPoint, type ParameterInput, scriptEntryPoint } from "./entry_point.ts";
+import { type EnvManager, selectEnvironment, validateEnvManager } from "./environment.ts";
+import { ExecutionException, InterruptedError, UsageError } from "./errors.ts";
+import { fetchProject } from "./fetch_project.ts";
+import { isLocalBranch, localSourceName, readGitInfo } from "./git_info.ts";
+import { type Reporter, SILENT_REPORTER } from "./output.ts";
+import { loadProject, type ProjectSpec } from "./project_spec.ts";
+import type { OutputMode } from "./run_command.ts";
+import { generateRunName } from "./run_name.ts";
+import type { SubmittedRun } from "./submitted_run.ts";
+import type { RunInfo, TrackingStore } from "./tracking/tracking_store.ts";
+import { openTrackingStore, resolveTrackingUri } from "./tracking/tracking_uri.ts";
+
+/** Options of {@linkcode run}, mirroring `mlflow.projects.run`. */
+export interface RunOptions {
+  /** Entry point name or a `.py`/`.sh` script (default `main`). */
+  entryPoint?: string;
+  /** Git commit, branch or tag to run. */
+  version?: string;
+  /** Parameters; values are turned into text as Python's `str()` does. */
+  parameters?: Record<string, ParameterInput>;
+  /** `docker run` arguments (`true` for a flag). */
+  dockerArgs?: Record<string, string | boolean>;
+  /** Experiment to run in, by name (created when missing). */
+  experimentName?: string;
+  /** Experiment to run in, by id. */
+  experimentId?: string;
+  /** Backend (default `local`). */
+  backend?: string;
+  /** Backend configuration: an object, a `.json` file path, or inline JSON. */
+  backendConfig?: Record<string, unknown> | string;
+  /** `local`, `virtualenv`, `uv` or `conda`; chosen from the project when unset. */
+  envManager?: string;
+  /** Where remote `path` parameters are downloaded. */
+  storageDir?: string;
+  /** Wait for the run to end and throw `ExecutionException` when it fails (default `true`). */
+  synchronous?: boolean;
+  /** Existing run to execute in (nothing is tagged or logged). */
+  runId?: string;
+  /** Run name (tag `mlflow.runName`); a random `adjective-noun-N` when unset. */
+  runName?: string;
+  /** Docker projects: build an image with the project copied in. */
+  buildImage?: boolean;
+  /** Tracking URI (default: `MLFLOW_TRACKING_URI`, `./mlruns` with data, `sqlite:///mlflow.db`). */
+  trackingUri?: string;
+  /** Directory relative paths belong to (default the process cwd). */
+  cwd?: string;
+  /** Environment of the child and source of `MLFLOW_*` settings (default the process env). */
+  env?: Record<string, string>;
+  /** Receives progress lines; silent by default. */
+  reporter?: Reporter;
+  /** Where the child's stdout goes (default `inherit`; `stderr` keeps our stdout clean). */
+  stdout?: OutputMode;
+  /** Milliseconds between TERM and KILL when cancelling (default 5000). */
+  killGraceMs?: number;
+  /** Aborting cancels the run (its whole process group), which ends `KILLED`. */
+  signal?: AbortSignal;
+}
+
+function parseBackendConfig(
+  value: Record<string, unknown> | string | undefined,
+  cwd: string,
+): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== "string") return { ...value };
+  let text = value;
+  if (extname(value) === ".json") {
+    try {
+      text = Deno.readTextFileSync(resolve(cwd, value));
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read backend config file '${value}': ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  }
+  try {
+    const parsed = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new SyntaxError("expected a JSON object");
+    }
+    return parsed;
+  } catch (e) {
+    throw new UsageError(
+      `Invalid backend config JSON. Parse error: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+}
+
+function findEntryPoint(
+  project: ProjectSpec,
+  name: string,
+  env: Record<string, string>,
+): EntryPoint {
+  const declared = project.entryPoints.get(name);
+  if (declared !== undefined) return declared;
+  const script = scriptEntryPoint(name, {
+    ...(env.SHELL !== undefined ? { shell: env.SHELL } : {}),
+    ...(project.file !== undefined ? { file: project.file } : {}),
+  });
+  if (script !== undefined) return script;
+  const names = [...project.entryPoints.keys()].map((k) => `'${k}'`).join(", ");
+  throw new ExecutionException(
+    `Could not find ${name} among entry points [${names}] or interpret ${name} as a runnable script. Supported script file extensions: ['.py', '.sh']`,
+  );
+}
+
+function currentUser(env: Record<string, string>): string {
+  for (const key of ["LOGNAME", "USER", "LNAME", "USERNAME"]) {
+    if (env[key]) return env[key]!;
+  }
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
+async function resolveExperiment(
+  store: TrackingStore,
+  options: RunOptions,
+  env: Record<string, string>,
+  reporter: Reporter,
+): Promise<string> {
+  const name = options.experimentName || env.MLFLOW_EXPERIMENT_NAME || undefined;
+  const id = options.experimentId || env.MLFLOW_EXPERIMENT_ID || undefined;
+  if (options.experimentName && options.experimentId) {
+    throw new UsageError("Specify only one of 'experiment_name' or 'experiment_id'.");
+  }
+  if (options.experimentId || (!options.experimentName && id !== undefined && name === undefined)) {
+    const exp = await store.findExperiment({ id: id! });
+    if (exp === undefined) throw new ExecutionException(`Could not find experiment with ID ${id}`);
+    if (exp.lifecycleStage !== "active") {
+      throw new ExecutionException(`Experiment with ID ${id} is deleted`);
+    }
+    return exp.experimentId;
+  }
+  if (name !== undefined) {
+    const exp = await store.findExperiment({ name });
+    if (exp !== undefined) return exp.experimentId;
+    reporter.log("INFO", `'${name}' does not exist. Creating a new experiment`);
+    return await store.createExperiment(name);
+  }
+  const def = await store.findExperiment({ id: "0" });
+  if (def === undefined) throw new ExecutionException("Could not find experiment with ID 0");
+  return def.experimentId;
+}
+
+/**
+ * Runs an MLflow project, as `mlflow.projects.run` does.
+ *
+ * @param uri Project directory or `file://` URI, with an optional `#subdir`.
+ * @param options Entry point, parameters, experiment, backend and environment choices.
+ * @returns The submitted run; with `synchronous: true` (the default) it has already ended.
+ * @throws {ExecutionException} When the project is invalid or, if synchronous, the run fails.
+ * @throws {UsageError} For invalid options.
+ *
+ * @example Run the `main` entry point with a parameter
+ * ```ts ignore
+ * import { run } from "./run.ts";
+ * const submitted = await run("examples/demo", {
+ *   envManager: "local",
+ *   parameters: { greeting: "hello" },
+ * });
+ * console.log(submitted.runId, await submitted.getStatus());
+ * ```
+ */
+export async function run(uri: string, options: RunOptions = {}): Promise<SubmittedRun> {
+  const cwd = options.cwd ?? Deno.cwd();
+  const env = options.env ?? Deno.env.toObject();
+  const reporter = options.reporter ?? SILENT_REPORTER;
+  const backendName = options.backend ?? "local";
+  const entryName = options.entryPoint ?? "main";
+  const parameters = options.parameters ?? {};
+
+  const envManager: EnvManager | undefined = options.envManager === undefined
+    ? undefined
+    : validateEnvManager(options.envManager);
+  const backendConfig = parseBackendConfig(options.backendConfig, cwd);
+  if (backendName === "kubernetes" && options.backendConfig === undefined) {
+    throw new UsageError("Specify 'backend_config' when using kubernetes mode.");
+  }
+  if (options.experimentName && options.experimentId) {
+    throw new UsageError("Specify only one of 'experiment_name' or 'experiment_id'.");
+  }
+  void backendConfig;
+  const backend = getBackend(backendName);
+
+  const fetched = await fetchProject(uri, { version: options.version, cwd });
+  let store: TrackingStore | undefined;
+  let runInfo: RunInfo | undefined;
+  try {
+    const project = loadProject(fetched.workDir);
+    const entryPoint = findEntryPoint(project, entryName, env);
+    entryPoint.validateParameters(parameters);
+    selectEnvironment(project, envManager);
+    const logged = entryPoint.computeParameters(parameters);
+    const values = entryPoint.computeParameters(parameters, { resolvePathsFrom: cwd });
+    const command = entryPoint.renderCommand(values);
+
+    const trackingUri = options.trackingUri ?? resolveTrackingUri(env, { cwd });
+    store = await openTrackingStore(trackingUri, { cwd });
+    const experimentId = await resolveExperiment(store, options, env, reporter);
+
+    if (options.runId) {
+      runInfo = await store.getRun(options.runId);
+      if (runInfo === undefined) {
+        throw new ExecutionException(`Run with id=${options.runId} not found`);
+      }
+    } else {
+      const isLocal = fetched.localDir !== undefined;
+      const origin = isLocal ? await readGitInfo(fetched.localDir!) : undefined;
+      const git = fetched.workDir === fetched.localDir
+        ? origin
+        : await readGitInfo(fetched.workDir);
+      let sourceName = uri;
+      if (isLocal) {
+        sourceName = localSourceName(fetched.localDir!, origin);
+        if (fetched.subdirectory !== "") {
+          sourceName = origin === undefined
+            ? `${fetched.localDir}#${fetched.subdirectory}`
+            : localSourceName(resolve(fetched.localDir!, fetched.subdirectory), origin);
+        }
+      }
+      const tags: [string, string][] = [
+        ["mlflow.user", currentUser(env)],
+        ["mlflow.source.name", sourceName],
+        ["mlflow.source.type", "PROJECT"],
+        ["mlflow.project.entryPoint", entryName],
+      ];
+      if (git?.commit) tags.push(["mlflow.source.git.commit", git.commit]);
+      const repoUrl = origin?.repoUrl ?? git?.repoUrl;
+      if (repoUrl) tags.push(["mlflow.source.git.repoURL", repoUrl]);
+      if (options.version && origin && await isLocalBranch(fetched.localDir!, options.version)) {
+        tags.push(["mlflow.source.git.branch", options.version]);
+      }
+      runInfo = await store.createRun({
+        experimentId,
+        userId: currentUser(env),
+        startTime: Date.now(),
+        runName: options.runName || generateRunName(),
+        tags,
+      });
+      await store.logBatch(runInfo.runId, {
+        params: [...logged.declared, ...logged.extra],
+        tags: [["mlflow.project.backend", backend.name]],
+      });
+    }
+
+    const submitted = await backend.launch({
+      runId: runInfo.runId,
+      experimentId: runInfo.experimentId,
+      command,
+      workDir: fetched.workDir,
+      env,
+      store,
+      reporter,
+      stdout: options.stdout ?? "inherit",
+      killGraceMs: options.killGraceMs ?? 5000,
+    });
+    const ended = submitted.wait().finally(() => fetched.cleanup());
+    if (options.signal !== undefined) {
+      const onAbort = () => void submitted.cancel();
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener("abort", onAbort, { once: true });
+      ended.finally(() => options.signal!.removeEventListener("abort", onAbort)).catch(() => {});
+    }
+    if (options.synchronous === false) {
+      ended.catch(() => {});
+      return submitted;
+    }
+    await ended;
+    return await waitForRun(submitted, { reporter });
+  } catch (e) {
+    if (store !== undefined && runInfo !== undefined && !options.runId) {
+      const failed = runInfo.runId;
+      await store.getRun(failed).then(async (info) => {
+        if (info?.status === "RUNNING") await store!.updateRun(failed, "FAILED", Date.now());
+      }).catch(() => {});
+    }
+    if (runInfo === undefined) {
+      store?.close();
+      await fetched.cleanup();
+    }
+    throw e;
+  }
+}
+
+/**
+ * Waits for a submitted run and reports its end as `mlflow run` does: `Run (ID '…') succeeded`,
+ * or an `ExecutionException` (`InterruptedError` when it was killed).
+ *
+ * @param submitted The run.
+ * @param options Where progress goes.
+ * @returns The run, once it succeeded.
+ *
+ * @example
+ * ```ts ignore
+ * import { run, waitForRun } from "./run.ts";
+ * const submitted = await run("examples/demo", { synchronous: false, envManager: "local" });
+ * await waitForRun(submitted);
+ * ```
+ */
+export async function waitForRun(
+  submitted: SubmittedRun,
+  options: { reporter?: Reporter } = {},
+): Promise<SubmittedRun> {
+  const reporter = options.reporter ?? SILENT_REPORTER;
+  await submitted.wait();
+  const status = await submitted.getStatus();
+  if (status === "FINISHED" && await submitted.wait()) {
+    reporter.log("INFO", `=== Run (ID '${submitted.runId}') succeeded ===`);
+    return submitted;
+  }
+  if (status === "KILLED") {
+    throw new InterruptedError(`Run (ID '${submitted.runId}') was killed`);
+  }
+  throw new ExecutionException(`Run (ID '${submitted.runId}') failed`);
+}

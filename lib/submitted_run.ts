@@ -1,0 +1,24 @@
+/**
+ * `SubmittedRun`, the handle `run()` returns, as in `mlflow.projects.SubmittedRun`.
+ *
+ * @module
+ */
+import type { RunStatus } from "./tracking/tracking_store.ts";
+
+export type { RunStatus };
+
+/** A run that was launched: wait for it, ask its status, or cancel it. */
+export interface SubmittedRun {
+  /** The MLflow run id. */
+  readonly runId: string;
+  /** The experiment the run belongs to. */
+  readonly experimentId: string;
+  /** The tracking URI the run was recorded in (as handed to the child). */
+  readonly trackingUri: string;
+  /** Waits until the run ends; `true` when it succeeded. */
+  wait(): Promise<boolean>;
+  /** Current status: `RUNNING` until the run ends, then `FINISHED`, `FAILED` or `KILLED`. */
+  getStatus(): Promise<RunStatus>;
+  /** Stops the run (its whole process group) and waits until it has ended. */
+  cancel(): Promise<void>;
+}

@@ -1,0 +1,30 @@
+import { resolvePlainScalar } from "../python_yaml.ts";
+
+/** A scalar or empty list that MLflow writes in `meta.yaml` files. */
+export type YamlScalar = string | number | null | [];
+
+function plainOk(s: string): boolean {
+  if (s === "" || s !== s.trim()) return false;
+  if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(s)) return false;
+  if (/[\x00-\x1f\x7f]|: |:$| #/.test(s)) return false;
+  return typeof resolvePlainScalar(s) === "string";
+}
+
+function scalar(v: YamlScalar): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "[]";
+  if (typeof v === "number") return String(v);
+  if (plainOk(v)) return v;
+  if (/[\x00-\x1f\x7f]/.test(v)) return JSON.stringify(v);
+  return `'${v.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Writes a flat mapping the way MLflow's `write_yaml` (PyYAML, sorted keys, block style) does.
+ *
+ * @param data Keys and scalar values.
+ * @returns The YAML text.
+ */
+export function dumpYaml(data: Record<string, YamlScalar>): string {
+  return Object.keys(data).sort().map((k) => `${k}: ${scalar(data[k]!)}\n`).join("");
+}

@@ -1,0 +1,137 @@
+/**
+ * Tracking URI resolution with MLflow ≥ 3.7 rules, and opening the store a URI names.
+ *
+ * @module
+ */
+import { isAbsolute, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { ExecutionException } from "../errors.ts";
+import type { TrackingStore } from "./tracking_store.ts";
+
+/** MLflow's default tracking URI since 3.7. */
+export const DEFAULT_TRACKING_URI = "sqlite:///mlflow.db";
+
+function hasMlrunsData(dir: string): boolean {
+  try {
+    for (const e of Deno.readDirSync(dir)) {
+      if (e.isDirectory && /^\d+$/.test(e.name)) {
+        try {
+          if (Deno.statSync(join(dir, e.name, "meta.yaml")).isFile) return true;
+        } catch { /* not an experiment */ }
+      }
+    }
+  } catch { /* no mlruns */ }
+  return false;
+}
+
+/**
+ * Resolves the tracking URI: `MLFLOW_TRACKING_URI`, else `./mlruns` when it holds experiment
+ * data, else `sqlite:///mlflow.db`.
+ *
+ * @param env Environment to read `MLFLOW_TRACKING_URI` from.
+ * @param options `cwd` that relative paths belong to (default the process cwd).
+ * @returns The URI as the user gave it (or the default).
+ *
+ * @example
+ * ```ts
+ * import { resolveTrackingUri } from "./tracking_uri.ts";
+ * console.assert(resolveTrackingUri({ MLFLOW_TRACKING_URI: "http://x" }) === "http://x");
+ * ```
+ */
+export function resolveTrackingUri(
+  env: Record<string, string | undefined>,
+  options: { cwd?: string } = {},
+): string {
+  const given = env.MLFLOW_TRACKING_URI;
+  if (given !== undefined && given !== "") return given;
+  const cwd = options.cwd ?? Deno.cwd();
+  const mlruns = join(cwd, "mlruns");
+  if (hasMlrunsData(mlruns)) return pathToFileURL(mlruns).href;
+  return DEFAULT_TRACKING_URI;
+}
+
+/** A parsed local tracking URI. */
+export type LocalTrackingTarget =
+  | { kind: "sqlite"; path: string }
+  | { kind: "file"; path: string };
+
+/**
+ * Parses a tracking URI into the store it names; local paths are made absolute against `cwd`.
+ *
+ * @param uri The tracking URI.
+ * @param cwd Directory relative paths belong to.
+ * @returns The store kind and path.
+ * @throws {ExecutionException} For schemes this version cannot write to.
+ *
+ * @example
+ * ```ts
+ * import { parseTrackingUri } from "./tracking_uri.ts";
+ * const t = parseTrackingUri("sqlite:///mlflow.db", "/work");
+ * console.assert(t.kind === "sqlite" && t.path === "/work/mlflow.db");
+ * ```
+ */
+export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
+  const scheme = m ? m[1]!.toLowerCase() : "";
+  if (scheme === "") return { kind: "file", path: resolve(cwd, uri) };
+  if (scheme === "file") {
+    if (uri.startsWith("file://")) {
+      try {
+        return { kind: "file", path: fileURLToPath(uri) };
+      } catch {
+        throw new ExecutionException(
+          `Invalid tracking URI '${uri}': a file URI must name a local path`,
+        );
+      }
+    }
+    return { kind: "file", path: resolve(cwd, decodeURIComponent(uri.slice("file:".length))) };
+  }
+  if (scheme === "sqlite") {
+    const rest = uri.slice("sqlite://".length).split("?")[0]!;
+    if (!uri.startsWith("sqlite://") || rest === "" || rest === "/" || rest === "/:memory:") {
+      throw new ExecutionException(
+        `Invalid tracking URI '${uri}': use sqlite:///relative/path.db or sqlite:////absolute/path.db`,
+      );
+    }
+    const path = rest.slice(1);
+    return { kind: "sqlite", path: isAbsolute(path) ? path : resolve(cwd, path) };
+  }
+  if (["http", "https", "databricks"].includes(scheme) || uri === "databricks") {
+    throw new ExecutionException(
+      `Tracking URI '${uri}' is not supported yet: '${scheme}' tracking servers arrive in a later release; use a sqlite:/// or file: URI`,
+    );
+  }
+  if (/^(postgresql|mysql|mssql)(\+.*)?$/.test(scheme)) {
+    throw new ExecutionException(
+      `Tracking URI '${uri}' is not supported: only the SQLite flavour of MLflow's SQL store is built in`,
+    );
+  }
+  throw new ExecutionException(`Tracking URI '${uri}' has an unsupported scheme '${scheme}'`);
+}
+
+/**
+ * Opens the tracking store a URI names.
+ *
+ * @param uri The tracking URI.
+ * @param options `cwd` that relative paths belong to.
+ * @returns The store; `store.uri` is the absolute URI to hand to the child.
+ *
+ * @example
+ * ```ts ignore
+ * import { openTrackingStore } from "./tracking_uri.ts";
+ * const store = await openTrackingStore("sqlite:///mlflow.db");
+ * store.close();
+ * ```
+ */
+export async function openTrackingStore(
+  uri: string,
+  options: { cwd?: string } = {},
+): Promise<TrackingStore> {
+  const target = parseTrackingUri(uri, options.cwd ?? Deno.cwd());
+  if (target.kind === "sqlite") {
+    const { SqliteStore } = await import("./sqlite_store.ts");
+    return new SqliteStore(target.path);
+  }
+  const { FileStore } = await import("./file_store.ts");
+  return new FileStore(target.path);
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/env -S deno run -A
+/**
+ * The `mlproject` command line: parses arguments, calls the library, maps errors to exit codes
+ * (0 success, 1 failed run or execution error, 2 usage error, 130 interrupted).
+ *
+ * @module
+ */
+import { MlprojectError, UsageError } from "./lib/errors.ts";
+import { printErr, printOut, stderrReporter } from "./lib/output.ts";
+import { VERSION } from "./lib/version.ts";
+
+const MAIN_HELP = `Usage: mlproject [OPTIONS] COMMAND [ARGS]...
+
+  Run MLflow Projects without Python MLflow.
+
+Options:
+  --env-file PATH  Load environment variables from a dotenv file (variables
+                   already set are kept).
+  --version        Show the version and exit.
+  -h, --help       Show this message and exit.
+
+Commands:
+  run  Run an MLflow project from a local directory.
+`;
+
+const RUN_HELP = `Usage: mlproject run [OPTIONS] URI
+
+  Run an MLflow project from the given URI, as \`mlflow run\` does.
+
+Options:
+  -e, --entry-point NAME          Entry point within project, or a .py/.sh
+                                  script.  [default: main]
+  -v, --version VERSION           Version of the project to run, as a Git
+                                  commit reference for Git projects.
+  -P, --param-list NAME=VALUE     A parameter for the run (repeatable).
+  -A, --docker-args NAME=VALUE    A \`docker run\` argument or flag (repeatable).
+  --experiment-name TEXT          Experiment name (env MLFLOW_EXPERIMENT_NAME).
+  --experiment-id TEXT            Experiment id (env MLFLOW_EXPERIMENT_ID).
+  -b, --backend BACKEND           Execution backend.  [default: local]
+  -c, --backend-config FILE       Path to a .json file or inline JSON passed
+                                  to the backend.
+  --env-manager [local|virtualenv|uv|conda]
+                                  How the project's environment is built
+                                  (default: chosen from the project).
+  --storage-dir DIR               Where remote 'path' parameters are
+                                  downloaded (env MLFLOW_TMP_DIR).
+  --run-id RUN_ID                 Execute in this existing run.
+  --run-name RUN_NAME             Name of the run.
+  --build-image                   Docker projects: build an image with the
+                                  project copied in.
+  --json                          Print one JSON object with the run id,
+                                  experiment id, status and tracking URI on
+                                  stdout (the child's stdout goes to stderr).
+  -h, --help                      Show this message and exit.
+
+Tracking URI: MLFLOW_TRACKING_URI, else ./mlruns when it holds experiments,
+else sqlite:///mlflow.db.
+`;
+
+/** Parsed `run` arguments. */
+interface RunArgs {
+  uri: string;
+  entryPoint: string;
+  version?: string;
+  params: Record<string, string>;
+  dockerArgs: Record<string, string | boolean>;
+  experimentName?: string;
+  experimentId?: string;
+  backend: string;
+  backendConfig?: string;
+  envManager?: string;
+  storageDir?: string;
+  runId?: string;
+  runName?: string;
+  buildImage: boolean;
+  json: boolean;
+}
+
+const RUN_OPTIONS: Record<string, string> = {
+  "-e": "entry-point",
+  "--entry-point": "entry-point",
+  "-v": "version",
+  "--version": "version",
+  "-P": "param-list",
+  "--param-list": "param-list",
+  "-A": "docker-args",
+  "--docker-args": "docker-args",
+  "--experiment-name": "experiment-name",
+  "--experiment-id": "experiment-id",
+  "-b": "backend",
+  "--backend": "backend",
+  "-c": "backend-config",
+  "--backend-config": "backend-config",
+  "--env-manager": "env-manager",
+  "--storage-dir": "storage-dir",
+  "--run-id": "run-id",
+  "--run-name": "run-name",
+};
+const RUN_FLAGS: Record<string, string> = {
+  "--build-image": "build-image",
+  "--json": "json",
+  "-h": "help",
+  "--help": "help",
+};
+
+function splitPair(kind: "P" | "A", item: string, into: Record<string, string | boolean>): void {
+  const eq = item.indexOf("=");
+  if (eq === -1 && kind === "P") {
+    throw new UsageError(`Invalid format for -P parameter: '${item}'. Use -P name=value.`);
+  }
+  const name = eq === -1 ? item : item.slice(0, eq);
+  if (Object.hasOwn(into, name)) throw new UsageError(`Repeated parameter: '${name}'`);
+  into[name] = eq === -1 ? true : item.slice(eq + 1);
+}
+
+function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "help" {
+  const values = new Map<string, string[]>();
+  const flags = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      positional.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      positional.push(arg);
+      continue;
+    }
+    let opt = arg;
+    let inline: string | undefined;
+    if (arg.startsWith("--") && arg.includes("=")) {
+      opt = arg.slice(0, arg.indexOf("="));
+      inline = arg.slice(arg.indexOf("=") + 1);
+    } else if (!arg.startsWith("--") && arg.length > 2) {
+      opt = arg.slice(0, 2);
+      inline = arg.slice(2);
+    }
+    if (RUN_FLAGS[opt] !== undefined && inline === undefined) {
+      flags.add(RUN_FLAGS[opt]!);
+      continue;
+    }
+    const name = RUN_OPTIONS[opt];
+    if (name === undefined) {
+      throw new UsageError(`No such option: ${opt}`);
+    }
+    let value = inline;
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`Option '${opt}' requires an argument.`);
+      value = argv[++i]!;
+    }
+    values.set(name, [...(values.get(name) ?? []), value]);
+  }
+  if (flags.has("help")) return "help";
+  if (positional.length === 0) throw new UsageError("Missing argument 'URI'.");
+  if (positional.length > 1) {
+    throw new UsageError(`Got unexpected extra argument (${positional.slice(1).join(" ")})`);
+  }
+  const last = (name: string) => values.get(name)?.at(-1);
+  const params: Record<string, string> = {};
+  for (const p of values.get("param-list") ?? []) splitPair("P", p, params);
+  const dockerArgs: Record<string, string | boolean> = {};
+  for (const a of values.get("docker-args") ?? []) splitPair("A", a, dockerArgs);
+  const experimentName = last("experiment-name") ?? (env.MLFLOW_EXPERIMENT_NAME || undefined);
+  const experimentId = last("experiment-id") ?? (env.MLFLOW_EXPERIMENT_ID || undefined);
+  if (experimentName !== undefined && experimentId !== undefined) {
+    throw new UsageError("Specify only one of 'experiment-name' or 'experiment-id' options.");
+  }
+  const envManager = last("env-manager");
+  if (envManager !== undefined && !["local", "virtualenv", "uv", "conda"].includes(envManager)) {
+    throw new UsageError(
+      `Invalid value for '--env-manager': '${envManager}' is not one of 'local', 'virtualenv', 'uv', 'conda'.`,
+    );
+  }
+  const optional = (key: string, value: string | undefined) =>
+    value === undefined ? {} : { [key]: value };
+  return {
+    uri: positional[0]!,
+    entryPoint: last("entry-point") ?? "main",
+    ...optional("version", last("version")),
+    params,
+    dockerArgs,
+    ...optional("experimentName", experimentName),
+    ...optional("experimentId", experimentId),
+    backend: last("backend") ?? "local",
+    ...optional("backendConfig", last("backend-config")),
+    ...optional("envManager", envManager),
+    ...optional("storageDir", last("storage-dir") ?? (env.MLFLOW_TMP_DIR || undefined)),
+    ...optional("runId", last("run-id")),
+    ...optional("runName", last("run-name")),
+    buildImage: flags.has("build-image"),
+    json: flags.has("json"),
+  } as RunArgs;
+}
+
+async function runCommand(argv: string[], env: Record<string, string>): Promise<number> {
+  const args = parseRunArgs(argv, env);
+  if (args === "help") {
+    printOut(RUN_HELP.trimEnd());
+    return 0;
+  }
+  if (
+    args.envManager === "conda" &&
+    !/^(true|1)$/i.test(env.MLFLOW_DISABLE_ENV_MANAGER_CONDA_WARNING ?? "")
+  ) {
+    printErr(
+      "Warning: use of conda is discouraged; make sure your use complies with Anaconda's terms of service. virtualenv is the recommended tool. Set MLFLOW_DISABLE_ENV_MANAGER_CONDA_WARNING=TRUE to hide this warning.",
+    );
+  }
+  const { run, waitForRun } = await import("./lib/run.ts");
+  const reporter = stderrReporter();
+  const submitted = await run(args.uri, {
+    entryPoint: args.entryPoint,
+    ...(args.version !== undefined ? { version: args.version } : {}),
+    parameters: args.params,
+    dockerArgs: args.dockerArgs,
+    ...(args.experimentName !== undefined ? { experimentName: args.experimentName } : {}),
+    ...(args.experimentId !== undefined ? { experimentId: args.experimentId } : {}),
+    backend: args.backend,
+    ...(args.backendConfig !== undefined ? { backendConfig: args.backendConfig } : {}),
+    ...(args.envManager !== undefined ? { envManager: args.envManager } : {}),
+    ...(args.storageDir !== undefined ? { storageDir: args.storageDir } : {}),
+    ...(args.runId !== undefined ? { runId: args.runId } : {}),
+    ...(args.runName !== undefined ? { runName: args.runName } : {}),
+    buildImage: args.buildImage,
+    synchronous: false,
+    env,
+    reporter,
+    stdout: args.json ? "stderr" : "inherit",
+  });
+  const onSignal = () => void submitted.cancel();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  let code = 0;
+  try {
+    await waitForRun(submitted, { reporter });
+  } catch (e) {
+    if (!(e instanceof MlprojectError)) throw e;
+    reportError(e);
+    code = e.exitCode;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  }
+  if (args.json) {
+    printOut(JSON.stringify({
+      run_id: submitted.runId,
+      experiment_id: submitted.experimentId,
+      status: await submitted.getStatus(),
+      tracking_uri: submitted.trackingUri,
+    }));
+  }
+  return code;
+}
+
+function reportError(e: MlprojectError): void {
+  if (e instanceof UsageError) printErr(`Error: ${e.message}`);
+  else stderrReporter().log("ERROR", `=== ${e.message} ===`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const env = Deno.env.toObject();
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith("-")) {
+    const arg = argv[i]!;
+    if (arg === "--help" || arg === "-h") {
+      printOut(MAIN_HELP.trimEnd());
+      return 0;
+    }
+    if (arg === "--version") {
+      printOut(`mlproject ${VERSION}`);
+      return 0;
+    }
+    if (arg === "--env-file" || arg.startsWith("--env-file=")) {
+      const path = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
+      if (path === undefined) throw new UsageError("Option '--env-file' requires an argument.");
+      const { loadDotenv } = await import("./lib/dotenv.ts");
+      loadDotenv(path, env);
+      printErr(`Loaded environment variables from: ${path}`);
+      i++;
+      continue;
+    }
+    throw new UsageError(`No such option: ${arg}`);
+  }
+  const command = argv[i];
+  if (command === undefined) {
+    printOut(MAIN_HELP.trimEnd());
+    return 0;
+  }
+  if (command === "run") return await runCommand(argv.slice(i + 1), env);
+  throw new UsageError(`No such command '${command}'.`);
+}
+
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main(Deno.args);
+  } catch (e) {
+    if (e instanceof MlprojectError) {
+      reportError(e);
+      code = e.exitCode;
+    } else {
+      printErr(`Error: unexpected failure: ${e instanceof Error ? e.stack ?? e.message : e}`);
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}
