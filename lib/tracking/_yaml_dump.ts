@@ -6,6 +6,7 @@ export type YamlScalar = string | number | null | [];
 function plainOk(s: string): boolean {
   if (s === "" || s !== s.trim()) return false;
   if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(s)) return false;
+  // deno-lint-ignore no-control-regex
   if (/[\x00-\x1f\x7f]|: |:$| #/.test(s)) return false;
   return typeof resolvePlainScalar(s) === "string";
 }
@@ -15,6 +16,7 @@ function scalar(v: YamlScalar): string {
   if (Array.isArray(v)) return "[]";
   if (typeof v === "number") return String(v);
   if (plainOk(v)) return v;
+  // deno-lint-ignore no-control-regex
   if (/[\x00-\x1f\x7f]/.test(v)) return JSON.stringify(v);
   return `'${v.replaceAll("'", "''")}'`;
 }
