@@ -21,6 +21,7 @@ export class LocalSubmittedRun implements SubmittedRun {
   readonly #done: Promise<{ status: RunStatus; success: boolean }>;
   #final: RunStatus | undefined;
   #cancelled = false;
+  #terminating: Promise<unknown> | undefined;
 
   /**
    * Starts watching a launched child; its end is recorded in the store.
@@ -43,6 +44,8 @@ export class LocalSubmittedRun implements SubmittedRun {
 
   async #finish(): Promise<{ status: RunStatus; success: boolean }> {
     const result = await this.#child.status;
+    // On cancel, wait until the whole process group is gone, not just its leader.
+    if (this.#terminating !== undefined) await this.#terminating;
     const { store, runId, reporter } = this.#request;
     let status: RunStatus = this.#cancelled ? "KILLED" : result.success ? "FINISHED" : "FAILED";
     try {
@@ -77,7 +80,7 @@ export class LocalSubmittedRun implements SubmittedRun {
   async cancel(): Promise<void> {
     if (this.#final !== undefined) return;
     this.#cancelled = true;
-    await this.#child.terminate();
+    this.#terminating = this.#child.terminate();
     await this.#done;
   }
 }

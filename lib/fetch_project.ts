@@ -89,9 +89,23 @@ async function checkoutVersion(
     toplevel,
     tmp,
   ]);
-  const checkout = clone.success
-    ? await runCommand("git", ["checkout", "--quiet", "--detach", version], { cwd: tmp })
-    : clone;
+  let checkout = clone;
+  if (clone.success) {
+    // A branch of the user's repo is a remote-tracking branch of the clone.
+    let sha = await runCommand("git", ["rev-parse", "--verify", "-q", `${version}^{commit}`], {
+      cwd: tmp,
+    });
+    if (!sha.success) {
+      sha = await runCommand("git", ["rev-parse", "--verify", "-q", `origin/${version}^{commit}`], {
+        cwd: tmp,
+      });
+    }
+    checkout = sha.success
+      ? await runCommand("git", ["checkout", "--quiet", "--detach", sha.stdout.trim()], {
+        cwd: tmp,
+      })
+      : { ...sha, stderr: `fatal: no commit, branch or tag named '${version}'` };
+  }
   if (!checkout.success) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw new ExecutionException(

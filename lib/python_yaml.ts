@@ -212,9 +212,7 @@ export function parsePythonYaml(text: string): PyValue {
   });
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const pos = first.linePos?.[0];
-    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : "";
-    throw new YamlSyntaxError(`${first.message.split("\n")[0]}${where}`);
+    throw new YamlSyntaxError(first.message.split("\n")[0]!.replace(/:$/, ""));
   }
   return convert(doc.contents);
 }

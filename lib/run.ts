@@ -19,6 +19,7 @@ import { generateRunName } from "./run_name.ts";
 import type { SubmittedRun } from "./submitted_run.ts";
 import type { RunInfo, TrackingStore } from "./tracking/tracking_store.ts";
 import { openTrackingStore, resolveTrackingUri } from "./tracking/tracking_uri.ts";
+import { validateKey } from "./tracking/validation.ts";
 
 /** Options of {@linkcode run}, mirroring `mlflow.projects.run`. */
 export interface RunOptions {
@@ -205,6 +206,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     const logged = entryPoint.computeParameters(parameters);
     const values = entryPoint.computeParameters(parameters, { resolvePathsFrom: cwd });
     const command = entryPoint.renderCommand(values);
+    for (const key of Object.keys(parameters)) validateKey("param", key);
 
     const trackingUri = options.trackingUri ?? resolveTrackingUri(env, { cwd });
     store = await openTrackingStore(trackingUri, { cwd });

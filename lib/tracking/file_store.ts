@@ -9,7 +9,7 @@ import { pathToFileURL } from "node:url";
 import { ExecutionException } from "../errors.ts";
 import { parsePythonYaml, pyStr, type PyValue } from "../python_yaml.ts";
 import { dumpYaml } from "./_yaml_dump.ts";
-import { validateKey } from "./_validation.ts";
+import { validateKey } from "./validation.ts";
 import {
   type CreateRunRequest,
   type Experiment,

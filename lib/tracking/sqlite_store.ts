@@ -9,7 +9,7 @@
 import { dirname, join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { ExecutionException } from "../errors.ts";
-import { validateKey } from "./_validation.ts";
+import { validateKey } from "./validation.ts";
 import {
   MLFLOW_SCHEMA_DDL,
   MLFLOW_SCHEMA_RELEASE,

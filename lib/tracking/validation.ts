@@ -8,6 +8,13 @@ const NAME_RE = /^[\/\p{L}\p{N}_.\- :]*$/u;
  *
  * @param kind `param` or `tag`, for the message.
  * @param key The key.
+ * @throws {ExecutionException} For a key MLflow would refuse.
+ *
+ * @example
+ * ```ts
+ * import { validateKey } from "./validation.ts";
+ * validateKey("param", "alpha");
+ * ```
  */
 export function validateKey(kind: string, key: string): void {
   const norm = posix.normalize(key);

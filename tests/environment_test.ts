@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { ExecutionException, UsageError } from "../lib/errors.ts";
+import {
+  ENV_MANAGERS,
+  type EnvManager,
+  selectEnvironment,
+  validateEnvManager,
+} from "../lib/environment.ts";
+import { loadProject, type ProjectSpec } from "../lib/project_spec.ts";
+import { FIXTURES, tempDir, writeFiles } from "./_helpers/cli.ts";
+
+const MAIN = "entry_points:\n  main:\n    command: echo hi\n";
+
+function project(envType: ProjectSpec["envType"], dir = "/proj"): ProjectSpec {
+  return {
+    dir,
+    file: `${dir}/MLproject`,
+    name: undefined,
+    entryPoints: new Map(),
+    envType,
+    envConfigPath: undefined,
+    dockerEnv: envType === "docker_env"
+      ? { image: "img", volumes: [], environment: [] }
+      : undefined,
+  };
+}
+
+/** Asserts `fn` throws an ExecutionException with exactly `message`. */
+function throwsExactly(fn: () => unknown, message: string): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ExecutionException, `expected ExecutionException, got ${e}`);
+    assert.equal(e.message, message);
+    assert.equal(e.exitCode, 1);
+    return true;
+  });
+}
+
+const notSupported = (manager: string, why = "") =>
+  `The '${manager}' environment manager${why} is not supported yet: run with \`--env-manager local\` to use the current environment`;
+
+const CONDA_ON_PYTHON_ENV =
+  "python_env project cannot be executed using conda. Set `--env-manager` to 'virtualenv' or 'local' to execute this project.";
+
+Deno.test("validateEnvManager() accepts local, conda, virtualenv and uv", () => {
+  assert.deepEqual([...ENV_MANAGERS], ["local", "conda", "virtualenv", "uv"]);
+  for (const m of ENV_MANAGERS) assert.equal(validateEnvManager(m), m);
+});
+
+Deno.test("validateEnvManager() refuses other values with a usage error listing the choices", () => {
+  for (const bad of ["bogus", "", "Local", "docker", " local"]) {
+    assert.throws(() => validateEnvManager(bad), (e: unknown) => {
+      assert.ok(e instanceof UsageError);
+      assert.equal(e.exitCode, 2);
+      assert.equal(
+        e.message,
+        `Invalid value for \`env_manager\`: ${bad}. Must be one of ['local', 'conda', 'virtualenv', 'uv']`,
+      );
+      return true;
+    }, JSON.stringify(bad));
+  }
+});
+
+Deno.test("selectEnvironment() runs python_env and conda_env projects locally with --env-manager local", () => {
+  assert.equal(selectEnvironment(project("python_env"), "local"), "local");
+  assert.equal(selectEnvironment(project("conda_env"), "local"), "local");
+});
+
+Deno.test("selectEnvironment() refuses conda for a python_env project with MLflow's message", () => {
+  throwsExactly(() => selectEnvironment(project("python_env"), "conda"), CONDA_ON_PYTHON_ENV);
+});
+
+Deno.test("selectEnvironment() refuses conda for a project without any env file (a bare python_env)", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, { MLproject: MAIN });
+  throwsExactly(() => selectEnvironment(loadProject(dir.path), "conda"), CONDA_ON_PYTHON_ENV);
+});
+
+Deno.test("selectEnvironment() says explicit virtualenv, uv and conda are not supported yet, naming --env-manager local", () => {
+  const cases: [ProjectSpec["envType"], EnvManager][] = [
+    ["python_env", "virtualenv"],
+    ["python_env", "uv"],
+    ["conda_env", "conda"],
+    ["conda_env", "virtualenv"],
+    ["conda_env", "uv"],
+  ];
+  for (const [envType, manager] of cases) {
+    throwsExactly(() => selectEnvironment(project(envType), manager), notSupported(manager));
+  }
+});
+
+Deno.test("selectEnvironment() defaults to virtualenv for python_env projects and says it is not supported yet", () => {
+  throwsExactly(
+    () => selectEnvironment(project("python_env"), undefined),
+    notSupported("virtualenv", " (chosen for this python_env project)"),
+  );
+});
+
+Deno.test("selectEnvironment() defaults to conda for conda_env projects and says it is not supported yet", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, { MLproject: MAIN, "conda.yaml": "name: x\n" });
+  throwsExactly(
+    () => selectEnvironment(loadProject(dir.path), undefined),
+    notSupported("conda", " (chosen for this conda_env project)"),
+  );
+});
+
+Deno.test("selectEnvironment() defaults the params_echo fixture (no env file) to virtualenv", () => {
+  throwsExactly(
+    () => selectEnvironment(loadProject(`${FIXTURES}/projects/params_echo`), undefined),
+    notSupported("virtualenv", " (chosen for this python_env project)"),
+  );
+});
+
+Deno.test("selectEnvironment() says docker_env projects are not supported yet, whatever the manager", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, { MLproject: `docker_env:\n  image: python:3.11\n${MAIN}` });
+  const docker = loadProject(dir.path);
+  const message =
+    `Project '${dir.path}' declares docker_env: docker environments are not supported yet`;
+  for (const requested of [undefined, ...ENV_MANAGERS]) {
+    throwsExactly(() => selectEnvironment(docker, requested), message);
+  }
+});
