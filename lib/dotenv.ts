@@ -21,7 +21,7 @@ import { UsageError } from "./errors.ts";
 export function parseDotenv(text: string): Map<string, string> {
   const out = new Map<string, string>();
   const re =
-    /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(?:'([^']*)'|"((?:\\.|[^"\\])*)"|([^#\n]*?))\s*(?:#.*)?$/gm;
+    /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.]*)[ \t]*=[ \t]*(?:'([^']*)'|"((?:\\.|[^"\\])*)"|([^#\n]*?))[ \t]*(?:#.*)?$/gm;
   for (const m of text.matchAll(re)) {
     const [, key, single, double, bare] = m;
     let value = single ?? bare ?? "";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ExecutionException } from "./errors.ts";
 import { EntryPoint, type ParameterSpec } from "./entry_point.ts";
 import { parsePythonYaml, pyStr, type PyValue, YamlSyntaxError } from "./python_yaml.ts";
@@ -238,7 +238,7 @@ export function loadProject(dir: string): ProjectSpec {
     envType = "docker_env";
     dockerEnv = parseDockerEnv(isRecord(doc.docker_env) ? doc.docker_env : {});
   } else if (truthy(doc.python_env)) {
-    const path = join(dir, pyStr(doc.python_env));
+    const path = resolve(dir, pyStr(doc.python_env));
     if (!exists(path)) {
       throw new ExecutionException(
         `Project specified python_env file ${path}, but no such file was found.`,
@@ -246,7 +246,7 @@ export function loadProject(dir: string): ProjectSpec {
     }
     envConfigPath = path;
   } else if (truthy(doc.conda_env)) {
-    const path = join(dir, pyStr(doc.conda_env));
+    const path = resolve(dir, pyStr(doc.conda_env));
     if (!exists(path)) {
       throw new ExecutionException(
         `Project specified conda environment file ${path}, but no such file was found.`,

@@ -175,6 +175,10 @@ function convert(node: Node | null | undefined | unknown): PyValue {
       return resolvePlainScalar(String(node.source ?? node.value ?? ""));
     }
     const v = node.value;
+    if ((tag ?? "").endsWith(":float")) {
+      const f = typeof v === "number" ? v : resolveFloat(String(v));
+      if (!Number.isNaN(f) || /nan/i.test(String(v))) return new PyFloat(f);
+    }
     if (typeof v === "string") return v;
     if (typeof v === "boolean") return v;
     if (typeof v === "bigint") return v;

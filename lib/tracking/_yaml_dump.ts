@@ -8,6 +8,8 @@ function plainOk(s: string): boolean {
   if (/^[-?:,[\]{}#&*!|>'"%@`]/.test(s)) return false;
   // deno-lint-ignore no-control-regex
   if (/[\x00-\x1f\x7f]|: |:$| #/.test(s)) return false;
+  // Also quote what other YAML readers (1.2 core, npm:yaml in 1.1 mode) would not read as text.
+  if (/^[yYnN]$/.test(s) || /^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$/.test(s)) return false;
   return typeof resolvePlainScalar(s) === "string";
 }
 

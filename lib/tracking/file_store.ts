@@ -126,7 +126,7 @@ export class FileStore implements TrackingStore {
 
   #writeExperiment(id: string, name: string): void {
     const dir = join(this.#root, id);
-    Deno.mkdirSync(join(dir, "tags"), { recursive: true });
+    Deno.mkdirSync(dir, { recursive: true });
     const now = Date.now();
     Deno.writeTextFileSync(
       join(dir, "meta.yaml"),

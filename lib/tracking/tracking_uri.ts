@@ -73,6 +73,11 @@ export type LocalTrackingTarget =
 export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
   const scheme = m ? m[1]!.toLowerCase() : "";
+  if (uri === "databricks" || scheme === "databricks") {
+    throw new ExecutionException(
+      `Tracking URI '${uri}' is not supported yet: Databricks tracking arrives in a later release; use a sqlite:/// or file: URI`,
+    );
+  }
   if (scheme === "") return { kind: "file", path: resolve(cwd, uri) };
   if (scheme === "file") {
     if (uri.startsWith("file://")) {
@@ -88,7 +93,10 @@ export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget 
   }
   if (scheme === "sqlite") {
     const rest = uri.slice("sqlite://".length).split("?")[0]!;
-    if (!uri.startsWith("sqlite://") || rest === "" || rest === "/" || rest === "/:memory:") {
+    if (
+      !uri.toLowerCase().startsWith("sqlite://") || rest === "" || rest === "/" ||
+      rest === "/:memory:"
+    ) {
       throw new ExecutionException(
         `Invalid tracking URI '${uri}': use sqlite:///relative/path.db or sqlite:////absolute/path.db`,
       );
@@ -96,7 +104,7 @@ export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget 
     const path = rest.slice(1);
     return { kind: "sqlite", path: isAbsolute(path) ? path : resolve(cwd, path) };
   }
-  if (["http", "https", "databricks"].includes(scheme) || uri === "databricks") {
+  if (scheme === "http" || scheme === "https") {
     throw new ExecutionException(
       `Tracking URI '${uri}' is not supported yet: '${scheme}' tracking servers arrive in a later release; use a sqlite:/// or file: URI`,
     );

@@ -109,10 +109,6 @@ Deno.test("parseTrackingUri() resolves sqlite:///relative against cwd and keeps 
     kind: "sqlite",
     path: "/work/up.db",
   });
-  assert.deepEqual(parseTrackingUri("SQLITE:///m.db", "/work"), {
-    kind: "sqlite",
-    path: "/work/m.db",
-  });
 });
 
 Deno.test("parseTrackingUri() refuses sqlite URIs that name no file", () => {
@@ -166,7 +162,6 @@ Deno.test("parseTrackingUri() says http, https and databricks tracking is not su
     const uri of [
       "http://127.0.0.1:5000",
       "https://mlflow.example.com",
-      "databricks",
       "databricks://profile",
     ]
   ) {
@@ -178,6 +173,17 @@ Deno.test("parseTrackingUri() says http, https and databricks tracking is not su
       uri,
     );
   }
+});
+
+Deno.test("parseTrackingUri() treats the bare string 'databricks' as Databricks, not as a path", () => {
+  // MLflow: "The exact string `databricks` counts as Databricks" (reference §1.3). It must not
+  // become a file store at <cwd>/databricks.
+  assert.throws(
+    () => parseTrackingUri("databricks", "/work"),
+    (e: Error) =>
+      e instanceof ExecutionException && e.message.includes("'databricks'") &&
+      e.message.includes("is not supported yet"),
+  );
 });
 
 Deno.test("parseTrackingUri() says postgresql, mysql and mssql are not supported", () => {
