@@ -198,6 +198,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   const fetched = await fetchProject(uri, { version: options.version, cwd });
   let store: TrackingStore | undefined;
   let runInfo: RunInfo | undefined;
+  let launched = false;
   try {
     const project = loadProject(fetched.workDir);
     const entryPoint = findEntryPoint(project, entryName, env);
@@ -268,6 +269,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       stdout: options.stdout ?? "inherit",
       killGraceMs: options.killGraceMs ?? 5000,
     });
+    launched = true;
     const ended = submitted.wait().finally(() => fetched.cleanup());
     if (options.signal !== undefined) {
       const onAbort = () => void submitted.cancel();
@@ -282,17 +284,23 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     await ended;
     return await waitForRun(submitted, { reporter });
   } catch (e) {
-    if (store !== undefined && runInfo !== undefined && !options.runId) {
-      const failed = runInfo.runId;
-      await store.getRun(failed).then(async (info) => {
-        if (info?.status === "RUNNING") await store!.updateRun(failed, "FAILED", Date.now());
-      }).catch(() => {});
-    }
-    if (runInfo === undefined) {
+    if (!launched) {
+      if (store !== undefined && runInfo !== undefined && !options.runId) {
+        await markFailed(store, runInfo.runId);
+      }
       store?.close();
       await fetched.cleanup();
     }
     throw e;
+  }
+}
+
+async function markFailed(store: TrackingStore, runId: string): Promise<void> {
+  try {
+    const info = await store.getRun(runId);
+    if (info?.status === "RUNNING") await store.updateRun(runId, "FAILED", Date.now());
+  } catch {
+    // The original error matters more than a failure to record it.
   }
 }
 

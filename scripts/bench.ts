@@ -1,0 +1,455 @@
+/**
+ * Benchmark report for the `mlproject` CLI (`deno task bench`).
+ *
+ * Measures, in one run and against baselines measured in the same run:
+ *
+ * 1. runner overhead: `deno run -A main.ts run scripts/bench_project --env-manager local` (entry
+ *    point `true`) against `bash -c 'true'`, with a warm SQLite store and with a file store;
+ * 2. `--help` and `run --help` against `deno run -A` of an empty script;
+ * 3. peak RSS (`VmHWM`) of the runner process while its entry point sleeps 2 s, against a
+ *    `deno run -A` script that only sleeps 2 s.
+ *
+ * It is a report: targets are shown next to the numbers, never asserted. The exit code is 0
+ * unless a measured command fails (or the benchmark itself crashes).
+ *
+ * Options: `--runs N` timed runs per variant (default 15), `--rss-runs N` memory runs per
+ * variant (default 3).
+ *
+ * @module
+ */
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const PROJECT = "scripts/bench_project";
+/** The flags `deno task demo` / `deno task bench` use; every deno invocation here gets them. */
+const DENO_RUN = ["run", "-A"];
+
+const TARGET_OVERHEAD_MS = 80;
+const TARGET_HELP_MS = 50;
+const TARGET_RSS_MIB = 60;
+const SAMPLE_EVERY_MS = 50;
+
+const encoder = new TextEncoder();
+function out(line = ""): void {
+  const bytes = encoder.encode(line + "\n");
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+function intOption(name: string, fallback: number): number {
+  const args = Deno.args;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    let value: string | undefined;
+    if (arg === name) value = args[i + 1];
+    else if (arg.startsWith(`${name}=`)) value = arg.slice(name.length + 1);
+    else continue;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} expects a positive integer`);
+    return n;
+  }
+  return fallback;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes: every one is tracked so that none outlives the benchmark.
+
+const live = new Set<Deno.ChildProcess>();
+
+interface Spec {
+  label: string;
+  cmd: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+class CommandFailed extends Error {}
+
+function spawn(spec: Spec): Deno.ChildProcess {
+  const child = new Deno.Command(spec.cmd, {
+    args: spec.args,
+    cwd: ROOT,
+    env: spec.env,
+    clearEnv: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  live.add(child);
+  return child;
+}
+
+/** Runs a command to completion; returns its wall time in ms (spawn to exit). */
+async function timeOnce(spec: Spec): Promise<number> {
+  const start = performance.now();
+  const child = spawn(spec);
+  const result = await child.output().finally(() => live.delete(child));
+  const elapsed = performance.now() - start;
+  if (result.code !== 0) {
+    const stderr = new TextDecoder().decode(result.stderr).trim();
+    throw new CommandFailed(
+      `'${spec.label}' exited with code ${result.code}${stderr ? `:\n${stderr}` : ""}`,
+    );
+  }
+  return elapsed;
+}
+
+function readStatusKiB(pid: number): { hwm: number; rss: number } | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(`/proc/${pid}/status`);
+  } catch {
+    return undefined;
+  }
+  const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(text);
+  const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
+  // A zombie has no memory lines.
+  if (hwm === null || rss === null) return undefined;
+  return { hwm: Number(hwm[1]), rss: Number(rss[1]) };
+}
+
+interface MemoryRun {
+  peakHwmMiB: number;
+  peakRssMiB: number;
+  samples: number;
+  wallMs: number;
+}
+
+/** Runs a command, sampling `/proc/<pid>/status` every {@linkcode SAMPLE_EVERY_MS} ms. */
+async function sampleMemory(spec: Spec): Promise<MemoryRun> {
+  const start = performance.now();
+  const child = spawn(spec);
+  let exited = false;
+  const done = child.output().finally(() => {
+    exited = true;
+    live.delete(child);
+  });
+  let hwm = 0;
+  let rss = 0;
+  let samples = 0;
+  while (!exited) {
+    const s = readStatusKiB(child.pid);
+    if (s !== undefined) {
+      hwm = Math.max(hwm, s.hwm);
+      rss = Math.max(rss, s.rss);
+      samples++;
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, SAMPLE_EVERY_MS))]);
+  }
+  const result = await done;
+  const wallMs = performance.now() - start;
+  if (result.code !== 0) {
+    const stderr = new TextDecoder().decode(result.stderr).trim();
+    throw new CommandFailed(
+      `'${spec.label}' exited with code ${result.code}${stderr ? `:\n${stderr}` : ""}`,
+    );
+  }
+  return { peakHwmMiB: hwm / 1024, peakRssMiB: rss / 1024, samples, wallMs };
+}
+
+/** Ends whatever is still running: SIGTERM (the runner then cancels its run), SIGKILL later. */
+async function stopAll(): Promise<void> {
+  const children = [...live];
+  for (const child of children) {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* already gone */ }
+  }
+  const waits = children.map((child) =>
+    Promise.race([
+      child.status.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 7000)),
+    ]).then((ended) => {
+      if (!ended) {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }
+    })
+  );
+  await Promise.all(waits);
+  live.clear();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting.
+
+function quantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+}
+const median = (values: number[]) => quantile(values, 0.5);
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+const mib = (v: number) => `${v.toFixed(1)} MiB`;
+const signed = (v: number, unit: string) =>
+  `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} ${unit}`;
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "n/a");
+
+function table(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")
+      .trimEnd();
+  out(line(header));
+  out(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of rows) out(line(r));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const runs = intOption("--runs", 15);
+  const rssRuns = intOption("--rss-runs", 3);
+  const tmp = await Deno.makeTempDir({ prefix: "mlproject-bench-" });
+  const onSignal = () => {
+    // Stop the children (the runner cancels its run on SIGTERM), remove the temp dir, exit.
+    void stopAll().finally(() => {
+      try {
+        Deno.removeSync(tmp, { recursive: true });
+      } catch { /* gone */ }
+      Deno.exit(130);
+    });
+  };
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+
+  try {
+    const emptyScript = join(tmp, "empty.ts");
+    const sleepScript = join(tmp, "sleep.ts");
+    await Deno.writeTextFile(emptyScript, "");
+    await Deno.writeTextFile(sleepScript, "await new Promise((r) => setTimeout(r, 2000));\n");
+
+    // A clean environment: no MLFLOW_* settings from the caller, no upgrade check on the network.
+    const base: Record<string, string> = {};
+    for (const [k, v] of Object.entries(Deno.env.toObject())) {
+      if (!k.startsWith("MLFLOW_")) base[k] = v;
+    }
+    base.DENO_NO_UPDATE_CHECK = "1";
+    base.NO_COLOR = "1";
+    const sqliteUri = `sqlite:///${join(tmp, "mlflow.db")}`;
+    const fileUri = pathToFileURL(join(tmp, "mlruns")).href;
+    const sqliteEnv = { ...base, MLFLOW_TRACKING_URI: sqliteUri };
+    const fileEnv = { ...base, MLFLOW_TRACKING_URI: fileUri };
+    const deno = Deno.execPath();
+    const runArgs = [...DENO_RUN, "main.ts", "run", PROJECT, "--env-manager", "local"];
+
+    const specs = {
+      bash: { label: "bash -c 'true'", cmd: "bash", args: ["-c", "true"], env: base },
+      empty: {
+        label: "deno run -A <empty.ts>",
+        cmd: deno,
+        args: [...DENO_RUN, emptyScript],
+        env: base,
+      },
+      sqlite: { label: "mlproject run (sqlite)", cmd: deno, args: runArgs, env: sqliteEnv },
+      file: { label: "mlproject run (file store)", cmd: deno, args: runArgs, env: fileEnv },
+      help: {
+        label: "mlproject --help",
+        cmd: deno,
+        args: [...DENO_RUN, "main.ts", "--help"],
+        env: base,
+      },
+      runHelp: {
+        label: "mlproject run --help",
+        cmd: deno,
+        args: [...DENO_RUN, "main.ts", "run", "--help"],
+        env: base,
+      },
+    } satisfies Record<string, Spec>;
+    type Key = keyof typeof specs;
+    const order = Object.keys(specs) as Key[];
+
+    out(
+      `mlproject benchmark — deno ${Deno.version.deno}, ` +
+        `${cpus().length} CPU(s), ${runs} timed runs per variant (interleaved), ` +
+        `${rssRuns} memory run(s) per variant`,
+    );
+    out(`project: ${PROJECT}, entry point 'main' = \`true\`; deno flags: ${DENO_RUN.join(" ")}`);
+    out();
+
+    // Warm-up: fills Deno's module/npm caches, creates the SQLite DB and the mlruns store.
+    for (const key of order) await timeOnce(specs[key]);
+
+    const times = Object.fromEntries(order.map((k) => [k, [] as number[]])) as Record<
+      Key,
+      number[]
+    >;
+    for (let i = 0; i < runs; i++) {
+      // Rotate the starting variant so no variant always follows the same one.
+      for (let j = 0; j < order.length; j++) {
+        const key = order[(i + j) % order.length]!;
+        times[key].push(await timeOnce(specs[key]));
+      }
+    }
+
+    // Memory: the runner while its entry point sleeps 2 s vs a deno script sleeping 2 s.
+    const rssSpecs = {
+      sleepScript: {
+        label: "deno run -A <sleep.ts>",
+        cmd: deno,
+        args: [...DENO_RUN, sleepScript],
+        env: base,
+      },
+      runner: {
+        label: "mlproject run -e sleep (sqlite)",
+        cmd: deno,
+        args: [...runArgs, "-e", "sleep"],
+        env: sqliteEnv,
+      },
+    } satisfies Record<string, Spec>;
+    const mem: { sleepScript: MemoryRun[]; runner: MemoryRun[] } = { sleepScript: [], runner: [] };
+    for (let i = 0; i < rssRuns; i++) {
+      mem.sleepScript.push(await sampleMemory(rssSpecs.sleepScript));
+      mem.runner.push(await sampleMemory(rssSpecs.runner));
+    }
+
+    // --- Raw timings.
+    out("Wall time per invocation (spawn to exit)");
+    table(
+      ["command", "min", "p25", "median", "p75", "max"],
+      order.map((k) => [
+        specs[k].label,
+        ms(Math.min(...times[k])),
+        ms(quantile(times[k], 0.25)),
+        ms(median(times[k])),
+        ms(quantile(times[k], 0.75)),
+        ms(Math.max(...times[k])),
+      ]),
+    );
+    out();
+
+    const med = Object.fromEntries(order.map((k) => [k, median(times[k])])) as Record<Key, number>;
+    const peak = (runsOf: MemoryRun[]) => median(runsOf.map((r) => r.peakHwmMiB));
+    const peakRss = (runsOf: MemoryRun[]) => median(runsOf.map((r) => r.peakRssMiB));
+    const rssBase = peak(mem.sleepScript);
+    const rssRunner = peak(mem.runner);
+
+    const overhead = med.sqlite - med.bash;
+    const overheadFile = med.file - med.bash;
+    const helpOwn = med.help - med.empty;
+    const runHelpOwn = med.runHelp - med.empty;
+    const verdict = (ok: boolean) => (ok ? "within" : "OVER");
+
+    out("Report (medians; ratio = measured / baseline)");
+    table(
+      ["metric", "baseline", "measured", "difference", "ratio", "target", "vs target"],
+      [
+        [
+          "runner overhead, sqlite store",
+          `${ms(med.bash)} bash -c`,
+          ms(med.sqlite),
+          signed(overhead, "ms"),
+          ratio(med.sqlite, med.bash),
+          `diff ≤ ${TARGET_OVERHEAD_MS} ms`,
+          verdict(overhead <= TARGET_OVERHEAD_MS),
+        ],
+        [
+          "runner overhead, file store",
+          `${ms(med.bash)} bash -c`,
+          ms(med.file),
+          signed(overheadFile, "ms"),
+          ratio(med.file, med.bash),
+          `diff ≤ ${TARGET_OVERHEAD_MS} ms`,
+          verdict(overheadFile <= TARGET_OVERHEAD_MS),
+        ],
+        [
+          "  of which deno startup (empty)",
+          `${ms(med.bash)} bash -c`,
+          ms(med.empty),
+          signed(med.empty - med.bash, "ms"),
+          ratio(med.empty, med.bash),
+          "(info)",
+          "",
+        ],
+        [
+          "  runner beyond deno startup",
+          `${ms(med.empty)} empty`,
+          ms(med.sqlite),
+          signed(med.sqlite - med.empty, "ms"),
+          ratio(med.sqlite, med.empty),
+          "(info)",
+          "",
+        ],
+        [
+          "--help",
+          `${ms(med.empty)} empty`,
+          ms(med.help),
+          signed(helpOwn, "ms"),
+          ratio(med.help, med.empty),
+          `diff ≤ ${TARGET_HELP_MS} ms`,
+          verdict(helpOwn <= TARGET_HELP_MS),
+        ],
+        [
+          "run --help",
+          `${ms(med.empty)} empty`,
+          ms(med.runHelp),
+          signed(runHelpOwn, "ms"),
+          ratio(med.runHelp, med.empty),
+          `diff ≤ ${TARGET_HELP_MS} ms`,
+          verdict(runHelpOwn <= TARGET_HELP_MS),
+        ],
+        [
+          "peak RSS (VmHWM) while child sleeps",
+          `${mib(rssBase)} sleep.ts`,
+          mib(rssRunner),
+          signed(rssRunner - rssBase, "MiB"),
+          ratio(rssRunner, rssBase),
+          `≤ ${TARGET_RSS_MIB} MiB`,
+          verdict(rssRunner <= TARGET_RSS_MIB),
+        ],
+        [
+          "  max sampled VmRSS",
+          `${mib(peakRss(mem.sleepScript))} sleep.ts`,
+          mib(peakRss(mem.runner)),
+          signed(peakRss(mem.runner) - peakRss(mem.sleepScript), "MiB"),
+          ratio(peakRss(mem.runner), peakRss(mem.sleepScript)),
+          "(info)",
+          "",
+        ],
+      ],
+    );
+    out();
+    const samples = mem.runner.map((r) => r.samples).join("/");
+    out(
+      `memory: median of ${rssRuns} run(s), /proc/<pid>/status sampled every ${SAMPLE_EVERY_MS} ms ` +
+        `(runner samples per run: ${samples}; runner wall ${
+          ms(median(mem.runner.map((r) => r.wallMs)))
+        }, sleep.ts wall ${ms(median(mem.sleepScript.map((r) => r.wallMs)))})`,
+    );
+    const met = [
+      overhead <= TARGET_OVERHEAD_MS,
+      helpOwn <= TARGET_HELP_MS,
+      runHelpOwn <= TARGET_HELP_MS,
+      rssRunner <= TARGET_RSS_MIB,
+    ].filter(Boolean).length;
+    out(
+      `Summary: runner overhead ${
+        signed(overhead, "ms")
+      } (sqlite, target ≤ ${TARGET_OVERHEAD_MS}), ` +
+        `${signed(overheadFile, "ms")} (file store); --help ${signed(helpOwn, "ms")}, run --help ${
+          signed(runHelpOwn, "ms")
+        } over deno startup (target ≤ ${TARGET_HELP_MS}); peak RSS ${mib(rssRunner)} ` +
+        `(${ratio(rssRunner, rssBase)} of an idle deno script, target ≤ ${TARGET_RSS_MIB}) — ` +
+        `${met}/4 targets met.`,
+    );
+    return 0;
+  } catch (e) {
+    if (!(e instanceof CommandFailed)) throw e;
+    out(`bench: a measured command failed: ${e.message}`);
+    return 1;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    await stopAll();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}
