@@ -3,7 +3,7 @@ import { groupMembers } from "../_helpers/processes.ts";
 import { join } from "node:path";
 import { cleanEnv, MAIN_TS, sqliteRows, tempDir, writeFiles } from "../_helpers/cli.ts";
 
-async function startCli(dir: string, entry: string) {
+function startCli(dir: string, entry: string): Deno.ChildProcess {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -48,7 +48,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     command: "echo $$ > pgid; sleep 300 & bash -c 'sleep 301' & wait"
 `,
     });
-    const cli = await startCli(tmp.path, "main");
+    const cli = startCli(tmp.path, "main");
     const pgid = Number(await waitForFile(join(tmp.path, "proj", "pgid")));
     assert.ok(groupAlive(pgid));
     cli.kill(signal);
