@@ -5,6 +5,7 @@
  * @module
  */
 import type { Backend, LaunchRequest } from "../lib/backend.ts";
+import { ExecutionException } from "../lib/errors.ts";
 import { type ChildHandle, spawnProcess } from "../lib/run_command.ts";
 import type { SubmittedRun } from "../lib/submitted_run.ts";
 import { isTerminal, type RunStatus } from "../lib/tracking/tracking_store.ts";
@@ -101,13 +102,20 @@ export class LocalBackend implements Backend {
       "INFO",
       `=== Running command '${request.command}' in run with ID '${request.runId}' === `,
     );
-    const child = spawnProcess("bash", ["-c", request.command], {
-      cwd: request.workDir,
-      env,
-      stdout: request.stdout,
-      newProcessGroup: true,
-      killGraceMs: request.killGraceMs,
-    });
+    let child: ChildHandle;
+    try {
+      child = spawnProcess("bash", ["-c", request.command], {
+        cwd: request.workDir,
+        env,
+        stdout: request.stdout,
+        newProcessGroup: true,
+        killGraceMs: request.killGraceMs,
+      });
+    } catch (e) {
+      throw new ExecutionException(
+        `Cannot start 'bash' to run the entry point: ${e instanceof Error ? e.message : e}`,
+      );
+    }
     return Promise.resolve(new LocalSubmittedRun(request, child));
   }
 }

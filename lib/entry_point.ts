@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, resolve } from "./paths.ts";
 import { ExecutionException } from "./errors.ts";
 import { shellQuote } from "./shell_quote.ts";
 
@@ -33,6 +33,8 @@ export interface ComputeParametersOptions {
    * absolute and must exist (execution); when unset they are kept as given (logging).
    */
   resolvePathsFrom?: string;
+  /** Local copies of remote `path` values, by parameter name (see `remote_path.ts`). */
+  downloaded?: ReadonlyMap<string, string>;
 }
 
 const SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/;
@@ -53,6 +55,31 @@ const SCHEME_RE = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 export function uriScheme(value: string): string {
   const m = SCHEME_RE.exec(value);
   return m ? m[1]!.toLowerCase() : "";
+}
+
+/**
+ * The local path a `path` parameter value names (a plain path or a `file:` URI without a remote
+ * host), or `undefined` when it must be downloaded.
+ *
+ * @param value The parameter value.
+ * @returns The path (maybe relative), or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { localPathOf } from "./entry_point.ts";
+ * console.assert(localPathOf("file:///data/x.csv") === "/data/x.csv");
+ * console.assert(localPathOf("s3://b/x.csv") === undefined);
+ * ```
+ */
+export function localPathOf(value: string): string | undefined {
+  const scheme = uriScheme(value);
+  if (scheme === "") return value;
+  if (scheme !== "file") return undefined;
+  const m = /^file:(?:\/\/([^/]*))?(\/.*)?$/.exec(value);
+  if (m && (m[1] === undefined || m[1] === "" || m[1] === "localhost")) {
+    return decodeURIComponent(m[2] ?? "/");
+  }
+  return undefined;
 }
 
 /** Text of a user parameter value, as Python's `str()` would give it. */
@@ -152,32 +179,31 @@ export class EntryPoint {
       return value;
     }
     if (spec.type === "path" && options.resolvePathsFrom !== undefined) {
-      const scheme = uriScheme(value);
-      let local: string | undefined;
-      if (scheme === "") {
-        local = value;
-      } else if (scheme === "file") {
-        const m = /^file:(?:\/\/([^/]*))?(\/.*)?$/.exec(value);
-        if (m && (m[1] === undefined || m[1] === "" || m[1] === "localhost")) {
-          local = decodeURIComponent(m[2] ?? "/");
-        }
-      }
-      if (local === undefined) {
-        throw new ExecutionException(
-          `Parameter ${spec.name} has value ${value}: downloading '${scheme}:' URIs for 'path' parameters is not supported yet`,
-        );
-      }
-      const abs = isAbsolute(local) ? local : resolve(options.resolvePathsFrom, local);
-      try {
-        Deno.statSync(abs);
-      } catch {
-        throw new ExecutionException(
-          `Got value ${value} for parameter ${spec.name}, but no such file or directory was found.`,
-        );
-      }
-      return abs;
+      const local = options.downloaded?.get(spec.name);
+      if (local !== undefined) return local;
+      return this.#localPath(spec, value, options.resolvePathsFrom);
     }
     return value;
+  }
+
+  #localPath(spec: ParameterSpec, value: string, from: string): string {
+    const local = localPathOf(value);
+    if (local === undefined) {
+      throw new ExecutionException(
+        `Parameter ${spec.name} has value ${value}: downloading '${
+          uriScheme(value)
+        }:' URIs for 'path' parameters is not supported yet`,
+      );
+    }
+    const abs = isAbsolute(local) ? local : resolve(from, local);
+    try {
+      Deno.statSync(abs);
+    } catch {
+      throw new ExecutionException(
+        `Got value ${value} for parameter ${spec.name}, but no such file or directory was found.`,
+      );
+    }
+    return abs;
   }
 
   /**

@@ -75,3 +75,58 @@ export function selectEnvironment(
   }
   return chosen;
 }
+
+/** An environment ready to run an entry point in. */
+export interface PreparedEnvironment {
+  /** What the run executes in. */
+  readonly kind: Environment;
+  /** Value of the `mlflow.project.env` tag, or `undefined` (not set for `local`). */
+  readonly tag: string | undefined;
+  /** Variables added to the child's environment (e.g. `VIRTUAL_ENV`, a `PATH` with the env first). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Cache key of a built environment, for `--json` output. */
+  readonly key?: string;
+  /** Whether a cached environment was reused. */
+  readonly cacheHit?: boolean;
+  /** Turns the entry point's command into the command that runs inside the environment. */
+  wrapCommand(command: string): string;
+}
+
+/** Options of {@linkcode prepareEnvironment}. */
+export interface PrepareEnvironmentOptions {
+  /** The caller's environment (`PATH`, `MLFLOW_ENV_ROOT`, …). */
+  env: Record<string, string>;
+  /** Aborting stops an environment build. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Chooses the environment (see {@linkcode selectEnvironment}) and makes it ready: nothing to do
+ * for `local`.
+ *
+ * @param project The loaded project.
+ * @param requested The `--env-manager` value, if any.
+ * @param options The caller's environment.
+ * @returns The environment to run in.
+ *
+ * @example
+ * ```ts ignore
+ * import { prepareEnvironment } from "./environment.ts";
+ * const prepared = await prepareEnvironment(project, "local", { env: Deno.env.toObject() });
+ * prepared.wrapCommand("python train.py");
+ * ```
+ */
+export function prepareEnvironment(
+  project: ProjectSpec,
+  requested: EnvManager | undefined,
+  options: PrepareEnvironmentOptions,
+): Promise<PreparedEnvironment> {
+  void options;
+  const kind = selectEnvironment(project, requested);
+  return Promise.resolve({
+    kind,
+    tag: undefined,
+    env: {},
+    wrapCommand: (command: string) => command,
+  });
+}

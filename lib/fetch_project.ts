@@ -5,10 +5,22 @@
  *
  * @module
  */
-import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileUrlToPath, isAbsolute, join, normalize, relative, resolve } from "./paths.ts";
 import { ExecutionException } from "./errors.ts";
+import { isLocalBranch, localSourceName, readGitInfo } from "./git_info.ts";
 import { runCommand } from "./run_command.ts";
+
+/** What MLflow records about where a project came from (the `mlflow.source.*` tags). */
+export interface ProjectSource {
+  /** `mlflow.source.name`. */
+  name: string;
+  /** `mlflow.source.git.commit`: the full SHA that runs. */
+  commit?: string;
+  /** `mlflow.source.git.repoURL`. */
+  repoUrl?: string;
+  /** `mlflow.source.git.branch`, when the version names a branch. */
+  branch?: string;
+}
 
 /** A fetched project. */
 export interface FetchedProject {
@@ -18,6 +30,8 @@ export interface FetchedProject {
   localDir: string | undefined;
   /** The subdirectory after `#`, or `""`. */
   subdirectory: string;
+  /** Where the project came from, for the run's tags. */
+  source: ProjectSource;
   /** Removes temporary checkouts; a no-op for projects run in place. */
   cleanup(): Promise<void>;
 }
@@ -41,7 +55,7 @@ export function parseSubdirectory(uri: string): { base: string; subdirectory: st
   if (hash === -1) return { base: stripped, subdirectory: "" };
   const subdirectory = stripped.slice(hash + 1);
   const norm = normalize(subdirectory);
-  if (isAbsolute(subdirectory) || norm === ".." || norm.startsWith(`..${sep}`)) {
+  if (isAbsolute(subdirectory) || norm === ".." || norm.startsWith("../")) {
     throw new ExecutionException(
       `Project subdirectory '${subdirectory}' is not allowed: it leaves the project directory`,
     );
@@ -52,7 +66,7 @@ export function parseSubdirectory(uri: string): { base: string; subdirectory: st
 function localPathOf(base: string): string | undefined {
   if (base.startsWith("file://")) {
     try {
-      return fileURLToPath(base);
+      return fileUrlToPath(base);
     } catch {
       return undefined;
     }
@@ -138,7 +152,7 @@ async function checkoutVersion(
  */
 export async function fetchProject(
   uri: string,
-  options: { version?: string | undefined; cwd?: string },
+  options: { version?: string | undefined; cwd?: string; keepWorkDir?: boolean },
 ): Promise<FetchedProject> {
   const { base, subdirectory } = parseSubdirectory(uri);
   const cwd = options.cwd ?? Deno.cwd();
@@ -169,13 +183,38 @@ export async function fetchProject(
     if (temp !== undefined) await Deno.remove(temp, { recursive: true }).catch(() => {});
     throw new ExecutionException(`Could not find subdirectory ${subdirectory} of ${base}`);
   }
+  const source = await describeLocalSource(localDir, workDir, subdirectory, options.version);
+  const keep = options.keepWorkDir === true;
   return {
     workDir,
     localDir,
     subdirectory,
+    source,
     cleanup: () =>
-      temp === undefined
+      temp === undefined || keep
         ? Promise.resolve()
         : Deno.remove(temp, { recursive: true }).catch(() => {}),
   };
+}
+
+async function describeLocalSource(
+  localDir: string,
+  workDir: string,
+  subdirectory: string,
+  version: string | undefined,
+): Promise<ProjectSource> {
+  const origin = await readGitInfo(localDir);
+  const git = workDir === localDir ? origin : await readGitInfo(workDir);
+  let name = localSourceName(localDir, origin);
+  if (subdirectory !== "") {
+    name = origin === undefined
+      ? `${localDir}#${subdirectory}`
+      : localSourceName(resolve(localDir, subdirectory), origin);
+  }
+  const source: ProjectSource = { name };
+  if (git?.commit) source.commit = git.commit;
+  const repoUrl = origin?.repoUrl ?? git?.repoUrl;
+  if (repoUrl) source.repoUrl = repoUrl;
+  if (version && origin && await isLocalBranch(localDir, version)) source.branch = version;
+  return source;
 }

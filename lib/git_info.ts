@@ -1,9 +1,11 @@
 /**
- * What MLflow records about the git work tree a project lives in.
+ * What MLflow records about the git work tree a project lives in. Read straight from the `.git`
+ * directory (HEAD, refs, packed-refs, config) so a run costs no `git` process; unusual layouts
+ * (reftable, missing objects) fall back to the `git` executable.
  *
  * @module
  */
-import { relative } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "./paths.ts";
 import { runCommand } from "./run_command.ts";
 
 /** Git facts of a directory. */
@@ -16,11 +18,105 @@ export interface GitInfo {
   repoUrl: string | undefined;
 }
 
+interface GitDirs {
+  toplevel: string;
+  gitDir: string;
+  commonDir: string;
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function findGitDirs(dir: string): GitDirs | undefined {
+  let current = resolve(dir);
+  while (true) {
+    const dotGit = join(current, ".git");
+    let stat: Deno.FileInfo | undefined;
+    try {
+      stat = Deno.statSync(dotGit);
+    } catch { /* keep walking */ }
+    if (stat !== undefined) {
+      let gitDir = dotGit;
+      if (stat.isFile) {
+        const m = /^gitdir:\s*(.+?)\s*$/m.exec(readText(dotGit) ?? "");
+        if (!m) return undefined;
+        gitDir = isAbsolute(m[1]!) ? m[1]! : resolve(current, m[1]!);
+      }
+      const common = readText(join(gitDir, "commondir"))?.trim();
+      const commonDir = common ? resolve(gitDir, common) : gitDir;
+      return { toplevel: current, gitDir, commonDir };
+    }
+    const parent = dirname(current);
+    if (parent === current) return undefined;
+    current = parent;
+  }
+}
+
+function resolveRef(dirs: GitDirs, ref: string): string | undefined {
+  for (const base of [dirs.gitDir, dirs.commonDir]) {
+    const loose = readText(join(base, ref))?.trim();
+    if (loose !== undefined && loose !== "") {
+      if (loose.startsWith("ref: ")) return resolveRef(dirs, loose.slice(5).trim());
+      return /^[0-9a-f]{40,64}$/.test(loose) ? loose : undefined;
+    }
+  }
+  const packed = readText(join(dirs.commonDir, "packed-refs")) ?? "";
+  for (const line of packed.split("\n")) {
+    const [sha, name] = line.split(" ");
+    if (name === ref && sha !== undefined && /^[0-9a-f]{40,64}$/.test(sha)) return sha;
+  }
+  return undefined;
+}
+
+function usesReftable(dirs: GitDirs): boolean {
+  return /refstorage\s*=\s*reftable/i.test(readText(join(dirs.commonDir, "config")) ?? "");
+}
+
+function firstRemoteUrl(config: string): string | undefined {
+  let inRemote = false;
+  for (const raw of config.split("\n")) {
+    const line = raw.trim();
+    if (line.startsWith("[")) {
+      inRemote = /^\[remote\s+"[^"]*"\]$/.test(line);
+      continue;
+    }
+    if (!inRemote) continue;
+    const m = /^url\s*=\s*(.*)$/.exec(line);
+    if (m) {
+      let url = m[1]!.trim();
+      if (url.startsWith('"') && url.endsWith('"')) url = url.slice(1, -1);
+      return url;
+    }
+  }
+  return undefined;
+}
+
+async function readGitInfoWithGit(dir: string): Promise<GitInfo | undefined> {
+  const top = await runCommand("git", ["rev-parse", "--show-toplevel"], { cwd: dir });
+  if (!top.success) return undefined;
+  const [head, remotes] = await Promise.all([
+    runCommand("git", ["rev-parse", "--verify", "-q", "HEAD"], { cwd: dir }),
+    runCommand("git", ["config", "--get-regexp", "^remote\\..*\\.url$"], { cwd: dir }),
+  ]);
+  const firstRemote = remotes.success ? remotes.stdout.split("\n")[0] ?? "" : "";
+  const space = firstRemote.indexOf(" ");
+  return {
+    toplevel: top.stdout.trim(),
+    commit: head.success ? head.stdout.trim() || undefined : undefined,
+    repoUrl: space > 0 ? firstRemote.slice(space + 1) : undefined,
+  };
+}
+
 /**
  * Reads the work tree, HEAD commit and first remote of the repository containing `dir`.
  *
  * @param dir A directory.
- * @returns The facts, or `undefined` outside a git work tree (or without git).
+ * @returns The facts, or `undefined` outside a git work tree.
  *
  * @example
  * ```ts ignore
@@ -29,19 +125,20 @@ export interface GitInfo {
  * ```
  */
 export async function readGitInfo(dir: string): Promise<GitInfo | undefined> {
-  const top = await runCommand("git", ["rev-parse", "--show-toplevel"], { cwd: dir });
-  if (!top.success) return undefined;
-  const toplevel = top.stdout.trim();
-  const [head, remotes] = await Promise.all([
-    runCommand("git", ["rev-parse", "--verify", "-q", "HEAD"], { cwd: dir }),
-    runCommand("git", ["config", "--get-regexp", "^remote\\..*\\.url$"], { cwd: dir }),
-  ]);
-  const firstRemote = remotes.success ? remotes.stdout.split("\n")[0] ?? "" : "";
-  const space = firstRemote.indexOf(" ");
+  const dirs = findGitDirs(dir);
+  if (dirs === undefined) return undefined;
+  if (usesReftable(dirs)) return await readGitInfoWithGit(dir);
+  const head = readText(join(dirs.gitDir, "HEAD"))?.trim();
+  if (head === undefined) return await readGitInfoWithGit(dir);
+  const commit = head.startsWith("ref: ")
+    ? resolveRef(dirs, head.slice(5).trim())
+    : /^[0-9a-f]{40,64}$/.test(head)
+    ? head
+    : undefined;
   return {
-    toplevel,
-    commit: head.success ? head.stdout.trim() || undefined : undefined,
-    repoUrl: space > 0 ? firstRemote.slice(space + 1) : undefined,
+    toplevel: dirs.toplevel,
+    commit,
+    repoUrl: firstRemoteUrl(readText(join(dirs.commonDir, "config")) ?? ""),
   };
 }
 
@@ -59,6 +156,11 @@ export async function readGitInfo(dir: string): Promise<GitInfo | undefined> {
  * ```
  */
 export async function isLocalBranch(dir: string, name: string): Promise<boolean> {
+  const dirs = findGitDirs(dir);
+  if (dirs === undefined) return false;
+  if (!usesReftable(dirs) && !name.includes("..")) {
+    return resolveRef(dirs, `refs/heads/${name}`) !== undefined;
+  }
   const out = await runCommand("git", ["rev-parse", "--verify", "-q", `refs/heads/${name}`], {
     cwd: dir,
   });

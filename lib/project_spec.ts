@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { join, resolve } from "./paths.ts";
 import { ExecutionException } from "./errors.ts";
 import { EntryPoint, type ParameterSpec } from "./entry_point.ts";
 import { parsePythonYaml, pyStr, type PyValue, YamlSyntaxError } from "./python_yaml.ts";

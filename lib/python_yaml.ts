@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { isMap, isScalar, isSeq, parseDocument } from "yaml";
-import type { Node } from "yaml";
+// @ts-types="npm:@types/js-yaml@4.0.9"
+import { FAILSAFE_SCHEMA, load, Type, YAMLException } from "npm:js-yaml@4.1.0";
 
 /** A Python `float` read from YAML (kept apart from ints so `1.0` renders as `1.0`). */
 export class PyFloat {
@@ -22,6 +22,16 @@ export class PyFloat {
    */
   constructor(value: number) {
     this.value = value;
+  }
+
+  /** Lets YAML mapping keys that are floats turn into their text, not `[object Object]`. */
+  get [Symbol.toStringTag](): string {
+    return "PyFloat";
+  }
+
+  /** Python's `str()` of the float (also used when it is a mapping key). */
+  toString(): string {
+    return pyStr(this);
   }
 }
 
@@ -40,6 +50,16 @@ export class PyDate {
    */
   constructor(text: string) {
     this.text = text;
+  }
+
+  /** Lets YAML mapping keys that are dates turn into their text. */
+  get [Symbol.toStringTag](): string {
+    return "PyDate";
+  }
+
+  /** The text. */
+  toString(): string {
+    return this.text;
   }
 }
 
@@ -158,37 +178,72 @@ export function resolvePlainScalar(text: string): PyValue {
   return text;
 }
 
-function convert(node: Node | null | undefined | unknown): PyValue {
-  if (node === null || node === undefined) return null;
-  if (isMap(node)) {
-    const out: { [key: string]: PyValue } = {};
-    for (const pair of node.items) {
-      const key = convert(pair.key);
-      out[pyStr(key)] = convert(pair.value);
+const TAG = "tag:yaml.org,2002:";
+
+function scalarType(
+  name: string,
+  resolve: (text: string) => boolean,
+  construct: (text: string) => unknown,
+): Type {
+  return new Type(TAG + name, { kind: "scalar", resolve, construct });
+}
+
+function leniently(parse: (text: string) => unknown): (text: string) => boolean {
+  return (text) => {
+    try {
+      parse(text);
+      return true;
+    } catch {
+      return false;
     }
+  };
+}
+
+function strictFloat(text: string): number {
+  const f = resolveFloat(text);
+  if (Number.isNaN(f) && !/nan/i.test(text)) throw new SyntaxError(`not a float: ${text}`);
+  return f;
+}
+
+// Plain scalars are typed by PyYAML's implicit resolvers; explicit `!!tags` accept what
+// PyYAML's constructors accept (`!!float 1` is 1.0).
+const PYTHON_SCHEMA = FAILSAFE_SCHEMA.extend({
+  implicit: [
+    scalarType("null", (t) => NULL_RE.test(t), () => null),
+    scalarType(
+      "bool",
+      (t) => BOOL_RE.test(t),
+      (t) => ["yes", "true", "on"].includes(t.toLowerCase()),
+    ),
+    scalarType("int", (t) => INT_RE.test(t), resolveInt),
+    scalarType("float", (t) => FLOAT_RE.test(t), (t) => new PyFloat(resolveFloat(t))),
+    scalarType(
+      "timestamp",
+      (t) => DATE_RE.test(t) || TIMESTAMP_RE.test(t),
+      resolveTimestamp,
+    ),
+  ],
+  explicit: [
+    scalarType("int", leniently((t) => resolveInt(t.trim())), (t) => resolveInt(t.trim())),
+    scalarType("float", leniently(strictFloat), (t) => new PyFloat(strictFloat(t))),
+    scalarType(
+      "bool",
+      (t) => BOOL_RE.test(t),
+      (t) => ["yes", "true", "on"].includes(t.toLowerCase()),
+    ),
+  ],
+});
+
+function freeze(value: unknown): PyValue {
+  if (value === undefined || value === null) return null;
+  if (Array.isArray(value)) return value.map(freeze);
+  if (value instanceof PyFloat || value instanceof PyDate) return value;
+  if (typeof value === "object") {
+    const out: { [key: string]: PyValue } = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = freeze(v);
     return out;
   }
-  if (isSeq(node)) return node.items.map((item) => convert(item));
-  if (isScalar(node)) {
-    const tag = node.tag;
-    if (node.type === "PLAIN" && (tag === undefined || tag === "?")) {
-      return resolvePlainScalar(String(node.source ?? node.value ?? ""));
-    }
-    const v = node.value;
-    if ((tag ?? "").endsWith(":float")) {
-      const f = typeof v === "number" ? v : resolveFloat(String(v));
-      if (!Number.isNaN(f) || /nan/i.test(String(v))) return new PyFloat(f);
-    }
-    if (typeof v === "string") return v;
-    if (typeof v === "boolean") return v;
-    if (typeof v === "bigint") return v;
-    if (typeof v === "number") {
-      return Number.isInteger(v) && !(tag ?? "").endsWith(":float") ? BigInt(v) : new PyFloat(v);
-    }
-    if (v === null || v === undefined) return null;
-    return String(v);
-  }
-  return null;
+  return value as PyValue;
 }
 
 /**
@@ -207,18 +262,19 @@ function convert(node: Node | null | undefined | unknown): PyValue {
  * ```
  */
 export function parsePythonYaml(text: string): PyValue {
-  const doc = parseDocument(text, {
-    version: "1.1",
-    intAsBigInt: true,
-    keepSourceTokens: false,
-    uniqueKeys: false,
-    prettyErrors: true,
-  });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    throw new YamlSyntaxError(first.message.split("\n")[0]!.replace(/:$/, ""));
+  try {
+    // `json: true` lets a repeated key win, as in PyYAML.
+    return freeze(load(text, { schema: PYTHON_SCHEMA, json: true }));
+  } catch (e) {
+    if (e instanceof YAMLException) {
+      const mark = (e as YAMLException & { mark?: { line: number; column: number } }).mark;
+      const where = mark ? ` at line ${mark.line + 1}, column ${mark.column + 1}` : "";
+      throw new YamlSyntaxError(
+        `${(e as YAMLException & { reason?: string }).reason ?? e.message}${where}`,
+      );
+    }
+    throw e;
   }
-  return convert(doc.contents);
 }
 
 function pyFloatStr(x: number): string {

@@ -4,14 +4,13 @@
  *
  * @module
  */
-import { userInfo } from "node:os";
-import { extname, resolve } from "node:path";
+import { extname, resolve } from "./paths.ts";
+import { downloadRemotePaths } from "./remote_path.ts";
 import { getBackend } from "../backends/mod.ts";
 import { type EntryPoint, type ParameterInput, scriptEntryPoint } from "./entry_point.ts";
-import { type EnvManager, selectEnvironment, validateEnvManager } from "./environment.ts";
+import { type EnvManager, prepareEnvironment, validateEnvManager } from "./environment.ts";
 import { ExecutionException, InterruptedError, UsageError } from "./errors.ts";
 import { fetchProject } from "./fetch_project.ts";
-import { isLocalBranch, localSourceName, readGitInfo } from "./git_info.ts";
 import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import { loadProject, type ProjectSpec } from "./project_spec.ts";
 import type { OutputMode } from "./run_command.ts";
@@ -65,6 +64,8 @@ export interface RunOptions {
   killGraceMs?: number;
   /** Aborting cancels the run (its whole process group), which ends `KILLED`. */
   signal?: AbortSignal;
+  /** Keep temporary checkouts and downloads after the run (for debugging). */
+  keepWorkDir?: boolean;
 }
 
 function parseBackendConfig(
@@ -118,11 +119,15 @@ function currentUser(env: Record<string, string>): string {
   for (const key of ["LOGNAME", "USER", "LNAME", "USERNAME"]) {
     if (env[key]) return env[key]!;
   }
+  // As Python's getpass: the password database entry of the current uid.
   try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
-  }
+    const uid = String(Deno.uid());
+    for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+      const fields = line.split(":");
+      if (fields[2] === uid && fields[0]) return fields[0];
+    }
+  } catch { /* no passwd file */ }
+  return "unknown";
 }
 
 async function resolveExperiment(
@@ -195,7 +200,11 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   void backendConfig;
   const backend = getBackend(backendName);
 
-  const fetched = await fetchProject(uri, { version: options.version, cwd });
+  const fetched = await fetchProject(uri, {
+    version: options.version,
+    cwd,
+    keepWorkDir: options.keepWorkDir ?? false,
+  });
   let store: TrackingStore | undefined;
   let runInfo: RunInfo | undefined;
   let launched = false;
@@ -203,13 +212,25 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     const project = loadProject(fetched.workDir);
     const entryPoint = findEntryPoint(project, entryName, env);
     entryPoint.validateParameters(parameters);
-    selectEnvironment(project, envManager);
     const logged = entryPoint.computeParameters(parameters);
-    const values = entryPoint.computeParameters(parameters, { resolvePathsFrom: cwd });
-    const command = entryPoint.renderCommand(values);
     for (const key of Object.keys(parameters)) validateKey("param", key);
-
     const trackingUri = options.trackingUri ?? resolveTrackingUri(env, { cwd });
+    const downloaded = await downloadRemotePaths(entryPoint, logged, {
+      ...(options.storageDir !== undefined ? { storageDir: resolve(cwd, options.storageDir) } : {}),
+      trackingUri,
+      env,
+      reporter,
+    });
+    const values = entryPoint.computeParameters(parameters, {
+      resolvePathsFrom: cwd,
+      downloaded,
+    });
+    const environment = await prepareEnvironment(project, envManager, {
+      env,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+    const command = environment.wrapCommand(entryPoint.renderCommand(values));
+
     store = await openTrackingStore(trackingUri, { cwd });
     const experimentId = await resolveExperiment(store, options, env, reporter);
 
@@ -219,42 +240,25 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
         throw new ExecutionException(`Run with id=${options.runId} not found`);
       }
     } else {
-      const isLocal = fetched.localDir !== undefined;
-      const origin = isLocal ? await readGitInfo(fetched.localDir!) : undefined;
-      const git = fetched.workDir === fetched.localDir
-        ? origin
-        : await readGitInfo(fetched.workDir);
-      let sourceName = uri;
-      if (isLocal) {
-        sourceName = localSourceName(fetched.localDir!, origin);
-        if (fetched.subdirectory !== "") {
-          sourceName = origin === undefined
-            ? `${fetched.localDir}#${fetched.subdirectory}`
-            : localSourceName(resolve(fetched.localDir!, fetched.subdirectory), origin);
-        }
-      }
+      const { source } = fetched;
       const tags: [string, string][] = [
         ["mlflow.user", currentUser(env)],
-        ["mlflow.source.name", sourceName],
+        ["mlflow.source.name", source.name],
         ["mlflow.source.type", "PROJECT"],
         ["mlflow.project.entryPoint", entryName],
       ];
-      if (git?.commit) tags.push(["mlflow.source.git.commit", git.commit]);
-      const repoUrl = origin?.repoUrl ?? git?.repoUrl;
-      if (repoUrl) tags.push(["mlflow.source.git.repoURL", repoUrl]);
-      if (options.version && origin && await isLocalBranch(fetched.localDir!, options.version)) {
-        tags.push(["mlflow.source.git.branch", options.version]);
-      }
+      if (source.commit) tags.push(["mlflow.source.git.commit", source.commit]);
+      if (source.repoUrl) tags.push(["mlflow.source.git.repoURL", source.repoUrl]);
+      if (source.branch) tags.push(["mlflow.source.git.branch", source.branch]);
+      tags.push(["mlflow.project.backend", backend.name]);
+      if (environment.tag !== undefined) tags.push(["mlflow.project.env", environment.tag]);
       runInfo = await store.createRun({
         experimentId,
         userId: currentUser(env),
         startTime: Date.now(),
         runName: options.runName || generateRunName(),
         tags,
-      });
-      await store.logBatch(runInfo.runId, {
         params: [...logged.declared, ...logged.extra],
-        tags: [["mlflow.project.backend", backend.name]],
       });
     }
 
@@ -263,7 +267,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       experimentId: runInfo.experimentId,
       command,
       workDir: fetched.workDir,
-      env,
+      env: { ...env, ...environment.env },
       store,
       reporter,
       stdout: options.stdout ?? "inherit",

@@ -599,7 +599,7 @@ Deno.test("run errors that come before the run leave the store untouched", async
   await assert.rejects(Deno.stat(join(tmp.path, "mlflow.db")));
 });
 
-Deno.test("run marks the run FAILED when an error happens after it was created", async () => {
+Deno.test("run writes the run, its tags and params in one transaction: a refused write leaves nothing", async () => {
   await using tmp = await tempDir();
   const project = await makeProject(tmp.path);
   const db = join(tmp.path, "mlflow.db");
@@ -622,7 +622,21 @@ Deno.test("run marks the run FAILED when an error happens after it was created",
   });
   assert.equal(out.code, 1);
   assert.match(out.stderr, /disk says no/);
-  const [run] = await runRows(db);
+  assert.deepEqual(await runRows(db), []);
+  assert.deepEqual(await sqliteRows(db, "SELECT * FROM tags"), []);
+});
+
+Deno.test("run marks the run FAILED when the entry point cannot be started", async () => {
+  await using tmp = await tempDir();
+  const project = await makeProject(tmp.path);
+  const out = await runCli(["run", project, "-e", "argv", "-P", "x=1", "--env-manager", "local"], {
+    cwd: tmp.path,
+    env: cleanEnv({ PATH: "/nonexistent" }),
+  });
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /=== Cannot start 'bash' to run the entry point: .* ===/);
+  assert.doesNotMatch(out.stderr, /\n\s+at /, "no stack trace");
+  const [run] = await runRows(join(tmp.path, "mlflow.db"));
   assert.equal(run?.status, "FAILED");
   assert.ok(run?.end_time);
 });

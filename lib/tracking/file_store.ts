@@ -4,8 +4,7 @@
  *
  * @module
  */
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { join, pathToFileUrl } from "../paths.ts";
 import { ExecutionException } from "../errors.ts";
 import { parsePythonYaml, pyStr, type PyValue } from "../python_yaml.ts";
 import { dumpYaml } from "./_yaml_dump.ts";
@@ -86,7 +85,7 @@ export class FileStore implements TrackingStore {
    */
   constructor(root: string) {
     this.#root = root;
-    this.#rootUri = pathToFileURL(root).href.replace(/\/$/, "");
+    this.#rootUri = pathToFileUrl(root).replace(/\/$/, "");
     this.uri = this.#rootUri;
     Deno.mkdirSync(join(root, ".trash"), { recursive: true });
   }
@@ -236,7 +235,7 @@ export class FileStore implements TrackingStore {
     );
     const tags = request.tags.filter(([k]) => k !== "mlflow.runName");
     tags.push(["mlflow.runName", request.runName]);
-    await this.logBatch(runId, { tags });
+    await this.logBatch(runId, { tags, params: request.params ?? [] });
     return info;
   }
 

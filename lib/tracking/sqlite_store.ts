@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join } from "../paths.ts";
 import { DatabaseSync } from "node:sqlite";
 import { ExecutionException } from "../errors.ts";
 import { validateKey } from "./validation.ts";
@@ -56,6 +56,8 @@ export class SqliteStore implements TrackingStore {
       this.#db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
       this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
       this.#db.exec("PRAGMA journal_mode = WAL");
+      // In WAL mode NORMAL still never corrupts the database; it only skips an fsync per commit.
+      this.#db.exec("PRAGMA synchronous = NORMAL");
     } catch (e) {
       throw new ExecutionException(
         `Cannot open tracking database '${path}': ${e instanceof Error ? e.message : e}`,
@@ -215,6 +217,7 @@ export class SqliteStore implements TrackingStore {
       const tags = request.tags.filter(([k]) => k !== "mlflow.runName");
       tags.push(["mlflow.runName", request.runName]);
       this.#writeTags(runId, tags);
+      this.#writeParams(runId, request.params ?? []);
     });
     return {
       runId,
@@ -276,9 +279,17 @@ export class SqliteStore implements TrackingStore {
   ): Promise<void> {
     await this.#activeRun(runId);
     this.#transaction(() => {
-      const get = this.#db.prepare('SELECT value FROM params WHERE "key" = ? AND run_uuid = ?');
-      const add = this.#db.prepare('INSERT INTO params ("key", value, run_uuid) VALUES (?, ?, ?)');
-      for (const [key, value] of batch.params ?? []) {
+      this.#writeParams(runId, batch.params ?? []);
+      this.#writeTags(runId, batch.tags ?? []);
+    });
+  }
+
+  #writeParams(runId: string, params: [string, string][]): void {
+    if (params.length === 0) return;
+    const get = this.#db.prepare('SELECT value FROM params WHERE "key" = ? AND run_uuid = ?');
+    const add = this.#db.prepare('INSERT INTO params ("key", value, run_uuid) VALUES (?, ?, ?)');
+    {
+      for (const [key, value] of params) {
         validateKey("param", key);
         const old = get.get(key, runId) as Row | undefined;
         if (old !== undefined && old.value !== value) {
@@ -288,8 +299,7 @@ export class SqliteStore implements TrackingStore {
         }
         if (old === undefined) add.run(key, value, runId);
       }
-      this.#writeTags(runId, batch.tags ?? []);
-    });
+    }
   }
 
   async updateRun(runId: string, status: RunStatus, endTime: number | null): Promise<void> {

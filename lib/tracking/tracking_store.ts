@@ -79,6 +79,8 @@ export interface CreateRunRequest {
   runName: string;
   /** Tags, in order. */
   tags: [string, string][];
+  /** Params logged with the run (in the same write where the store allows it). */
+  params?: [string, string][];
 }
 
 /** A tracking backend: `mlruns` files, MLflow's SQLite schema, or (later) a server. */

@@ -3,8 +3,7 @@
  *
  * @module
  */
-import { isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileUrlToPath, isAbsolute, join, pathToFileUrl, resolve } from "../paths.ts";
 import { ExecutionException } from "../errors.ts";
 import type { TrackingStore } from "./tracking_store.ts";
 
@@ -46,7 +45,7 @@ export function resolveTrackingUri(
   if (given !== undefined && given !== "") return given;
   const cwd = options.cwd ?? Deno.cwd();
   const mlruns = join(cwd, "mlruns");
-  if (hasMlrunsData(mlruns)) return pathToFileURL(mlruns).href;
+  if (hasMlrunsData(mlruns)) return pathToFileUrl(mlruns);
   return DEFAULT_TRACKING_URI;
 }
 
@@ -82,7 +81,7 @@ export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget 
   if (scheme === "file") {
     if (uri.startsWith("file://")) {
       try {
-        return { kind: "file", path: fileURLToPath(uri) };
+        return { kind: "file", path: fileUrlToPath(uri) };
       } catch {
         throw new ExecutionException(
           `Invalid tracking URI '${uri}': a file URI must name a local path`,

@@ -1,4 +1,4 @@
-import { posix } from "node:path";
+import { normalize } from "../paths.ts";
 import { ExecutionException } from "../errors.ts";
 
 const NAME_RE = /^[\/\p{L}\p{N}_.\- :]*$/u;
@@ -17,7 +17,7 @@ const NAME_RE = /^[\/\p{L}\p{N}_.\- :]*$/u;
  * ```
  */
 export function validateKey(kind: string, key: string): void {
-  const norm = posix.normalize(key);
+  const norm = normalize(key);
   const ok = key !== "" && key.length <= 250 && NAME_RE.test(key) && norm === key &&
     norm !== "." && !norm.startsWith("..") && !norm.startsWith("/");
   if (!ok) {

@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parse } from "yaml";
+import { parse } from "npm:yaml@2.9.1";
 import { FileStore } from "../../lib/tracking/file_store.ts";
 import type { CreateRunRequest, RunStatus } from "../../lib/tracking/tracking_store.ts";
 import { FIXTURES, tempDir } from "../_helpers/cli.ts";
