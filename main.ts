@@ -48,6 +48,8 @@ Options:
   --run-name RUN_NAME             Name of the run.
   --build-image                   Docker projects: build an image with the
                                   project copied in.
+  --keep-work-dir                 Keep temporary checkouts and downloads after
+                                  the run (for debugging).
   --json                          Print one JSON object with the run id,
                                   experiment id, status and tracking URI on
                                   stdout (the child's stdout goes to stderr).
@@ -73,6 +75,7 @@ interface RunArgs {
   runId?: string;
   runName?: string;
   buildImage: boolean;
+  keepWorkDir: boolean;
   json: boolean;
 }
 
@@ -99,6 +102,7 @@ const RUN_OPTIONS: Record<string, string> = {
 const RUN_FLAGS: Record<string, string> = {
   "--build-image": "build-image",
   "--json": "json",
+  "--keep-work-dir": "keep-work-dir",
   "-h": "help",
   "--help": "help",
 };
@@ -189,6 +193,7 @@ function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "h
     ...optional("runId", last("run-id")),
     ...optional("runName", last("run-name")),
     buildImage: flags.has("build-image"),
+    keepWorkDir: flags.has("keep-work-dir"),
     json: flags.has("json"),
   } as RunArgs;
 }
@@ -223,6 +228,7 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
     ...(args.runId !== undefined ? { runId: args.runId } : {}),
     ...(args.runName !== undefined ? { runName: args.runName } : {}),
     buildImage: args.buildImage,
+    keepWorkDir: args.keepWorkDir,
     synchronous: false,
     env,
     reporter,
@@ -247,6 +253,13 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
       experiment_id: submitted.experimentId,
       status: await submitted.getStatus(),
       tracking_uri: submitted.trackingUri,
+      ...(submitted.environment === undefined ? {} : {
+        env_manager: submitted.environment.kind,
+        ...(submitted.environment.key !== undefined ? { env_key: submitted.environment.key } : {}),
+        ...(submitted.environment.cacheHit !== undefined
+          ? { env_cache_hit: submitted.environment.cacheHit }
+          : {}),
+      }),
     }));
   }
   return code;

@@ -7,14 +7,15 @@
 import type { Backend, LaunchRequest } from "../lib/backend.ts";
 import { ExecutionException } from "../lib/errors.ts";
 import { type ChildHandle, spawnProcess } from "../lib/run_command.ts";
-import type { SubmittedRun } from "../lib/submitted_run.ts";
-import { isTerminal, type RunStatus } from "../lib/tracking/tracking_store.ts";
+import type { RunEnvironment, SubmittedRun } from "../lib/submitted_run.ts";
+import type { RunStatus } from "../lib/tracking/tracking_store.ts";
 
 /** A run executing as a local child process. */
 export class LocalSubmittedRun implements SubmittedRun {
   readonly runId: string;
   readonly experimentId: string;
   readonly trackingUri: string;
+  readonly environment: RunEnvironment;
   /** Process id of the child (the leader of its process group). */
   readonly pid: number;
   readonly #child: ChildHandle;
@@ -37,6 +38,7 @@ export class LocalSubmittedRun implements SubmittedRun {
     this.runId = request.runId;
     this.experimentId = request.experimentId;
     this.trackingUri = request.store.uri;
+    this.environment = request.environment;
     this.pid = child.pid;
     this.#child = child;
     this.#request = request;
@@ -50,12 +52,8 @@ export class LocalSubmittedRun implements SubmittedRun {
     const { store, runId, reporter } = this.#request;
     let status: RunStatus = this.#cancelled ? "KILLED" : result.success ? "FINISHED" : "FAILED";
     try {
-      const stored = await store.getRun(runId);
-      if (!this.#cancelled && stored !== undefined && isTerminal(stored.status)) {
-        status = stored.status;
-      } else {
-        await store.updateRun(runId, status, Date.now());
-      }
+      if (this.#cancelled) await store.updateRun(runId, status, Date.now());
+      else status = await store.endRun(runId, status, Date.now());
     } catch (e) {
       reporter.log(
         "ERROR",

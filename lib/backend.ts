@@ -6,7 +6,7 @@
  */
 import type { Reporter } from "./output.ts";
 import type { OutputMode } from "./run_command.ts";
-import type { SubmittedRun } from "./submitted_run.ts";
+import type { RunEnvironment, SubmittedRun } from "./submitted_run.ts";
 import type { TrackingStore } from "./tracking/tracking_store.ts";
 
 /** Everything a backend needs to launch a run that is already recorded in the store. */
@@ -29,6 +29,8 @@ export interface LaunchRequest {
   stdout: OutputMode;
   /** Milliseconds between TERM and KILL on cancel. */
   killGraceMs: number;
+  /** The environment the command runs in. */
+  environment: RunEnvironment;
 }
 
 /** A place runs execute. */

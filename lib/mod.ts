@@ -14,7 +14,7 @@
  * @module
  */
 export { run, type RunOptions, waitForRun } from "./run.ts";
-export type { RunStatus, SubmittedRun } from "./submitted_run.ts";
+export type { RunEnvironment, RunStatus, SubmittedRun } from "./submitted_run.ts";
 export { ExecutionException, InterruptedError, MlprojectError, UsageError } from "./errors.ts";
 export type { Reporter } from "./output.ts";
 export type { ParameterInput } from "./entry_point.ts";

@@ -1,12 +1,17 @@
 /**
- * Downloads of `path` parameter values that are not local (`http(s)://`, `runs:/`, `s3://`, …)
- * into a per-run directory, as MLflow does before it renders the command.
+ * Downloads of `path` parameter values that are not local (`http(s)://`, `runs:/`,
+ * `mlflow-artifacts:/`, …) into a per-run directory under `--storage-dir` (or a temp dir), as
+ * MLflow does before it renders the command: parameter number `i` lands in
+ * `<run dir>/param_<i>/`.
  *
  * @module
  */
 import { type EntryPoint, localPathOf, type ParameterValues, uriScheme } from "./entry_point.ts";
 import { ExecutionException } from "./errors.ts";
+import { downloadHttpPath } from "./http_download.ts";
 import type { Reporter } from "./output.ts";
+import { join } from "./paths.ts";
+import { downloadArtifactPath } from "./tracking/artifact_download.ts";
 
 /** Options of {@linkcode downloadRemotePaths}. */
 export interface DownloadOptions {
@@ -18,6 +23,20 @@ export interface DownloadOptions {
   env: Record<string, string>;
   /** Progress output. */
   reporter: Reporter;
+  /** Aborting stops downloads. */
+  signal?: AbortSignal;
+}
+
+/** What one download needs: the value, and the empty directory it must land in. */
+export interface PathDownload {
+  /** The parameter value (a URI). */
+  value: string;
+  /** The parameter name (for messages). */
+  name: string;
+  /** An existing, empty directory to download into. */
+  targetDir: string;
+  /** Credentials, tracking URI, progress. */
+  options: DownloadOptions;
 }
 
 /**
@@ -28,29 +47,52 @@ export interface DownloadOptions {
  * @param values Its raw parameter values.
  * @param options Where to download and with which credentials.
  * @returns Local path by parameter name (empty when nothing is remote).
- * @throws {ExecutionException} For schemes that cannot be downloaded.
+ * @throws {ExecutionException} For schemes that cannot be downloaded, or a failed download.
  *
  * @example
  * ```ts ignore
  * const downloaded = await downloadRemotePaths(entryPoint, values, { trackingUri, env, reporter });
  * ```
  */
-export function downloadRemotePaths(
+export async function downloadRemotePaths(
   entryPoint: EntryPoint,
   values: ParameterValues,
   options: DownloadOptions,
 ): Promise<Map<string, string>> {
-  void options;
   const out = new Map<string, string>();
+  let runDir: string | undefined;
+  let index = -1;
   for (const spec of entryPoint.parameters.values()) {
+    index++;
     if (spec.type !== "path") continue;
     const value = values.declared.get(spec.name)!;
     if (localPathOf(value) !== undefined) continue;
-    throw new ExecutionException(
-      `Parameter ${spec.name} has value ${value}: downloading '${
-        uriScheme(value)
-      }:' URIs for 'path' parameters is not supported yet`,
-    );
+    if (runDir === undefined) {
+      if (options.storageDir !== undefined) {
+        await Deno.mkdir(options.storageDir, { recursive: true });
+      }
+      runDir = await Deno.makeTempDir({
+        ...(options.storageDir !== undefined ? { dir: options.storageDir } : {}),
+        prefix: "mlproject-params-",
+      });
+      options.reporter.log(
+        "INFO",
+        `=== Created directory ${runDir} for downloading remote URIs passed to arguments of type 'path' ===`,
+      );
+    }
+    const targetDir = join(runDir, `param_${index}`);
+    await Deno.mkdir(targetDir);
+    const request: PathDownload = { value, name: spec.name, targetDir, options };
+    out.set(spec.name, await downloadOne(request));
   }
-  return Promise.resolve(out);
+  return out;
+}
+
+function downloadOne(request: PathDownload): Promise<string> {
+  const scheme = uriScheme(request.value);
+  if (scheme === "http" || scheme === "https") return downloadHttpPath(request);
+  if (scheme === "runs" || scheme === "mlflow-artifacts") return downloadArtifactPath(request);
+  throw new ExecutionException(
+    `Parameter ${request.name} has value ${request.value}: downloading '${scheme}:' URIs for 'path' parameters is not supported yet`,
+  );
 }

@@ -272,6 +272,11 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       reporter,
       stdout: options.stdout ?? "inherit",
       killGraceMs: options.killGraceMs ?? 5000,
+      environment: {
+        kind: environment.kind,
+        ...(environment.key !== undefined ? { key: environment.key } : {}),
+        ...(environment.cacheHit !== undefined ? { cacheHit: environment.cacheHit } : {}),
+      },
     });
     launched = true;
     const ended = submitted.wait().finally(() => fetched.cleanup());

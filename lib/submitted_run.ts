@@ -7,6 +7,16 @@ import type { RunStatus } from "./tracking/tracking_store.ts";
 
 export type { RunStatus };
 
+/** The environment a run executes in. */
+export interface RunEnvironment {
+  /** `local`, `virtualenv`, `uv`, `conda` or `docker`. */
+  kind: string;
+  /** Cache key of the built environment, if it was built. */
+  key?: string;
+  /** Whether a cached environment was reused. */
+  cacheHit?: boolean;
+}
+
 /** A run that was launched: wait for it, ask its status, or cancel it. */
 export interface SubmittedRun {
   /** The MLflow run id. */
@@ -15,6 +25,8 @@ export interface SubmittedRun {
   readonly experimentId: string;
   /** The tracking URI the run was recorded in (as handed to the child). */
   readonly trackingUri: string;
+  /** The environment the run executes in. */
+  readonly environment?: RunEnvironment;
   /** Waits until the run ends; `true` when it succeeded. */
   wait(): Promise<boolean>;
   /** Current status: `RUNNING` until the run ends, then `FINISHED`, `FAILED` or `KILLED`. */

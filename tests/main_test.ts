@@ -330,8 +330,15 @@ Deno.test("run --json prints one JSON object and sends the child's stdout to std
   const lines = out.stdout.trim().split("\n");
   assert.equal(lines.length, 1);
   const obj = JSON.parse(lines[0]!);
-  assert.deepEqual(Object.keys(obj).sort(), ["experiment_id", "run_id", "status", "tracking_uri"]);
+  assert.deepEqual(Object.keys(obj).sort(), [
+    "env_manager",
+    "experiment_id",
+    "run_id",
+    "status",
+    "tracking_uri",
+  ]);
   assert.equal(obj.status, "FINISHED");
+  assert.equal(obj.env_manager, "local");
   assert.equal(obj.tracking_uri, `sqlite:///${tmp.path}/mlflow.db`);
   assert.match(out.stderr, /\["hi"\]/);
   const [run] = await runRows(join(tmp.path, "mlflow.db"));

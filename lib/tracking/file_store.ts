@@ -12,6 +12,7 @@ import { validateKey } from "./validation.ts";
 import {
   type CreateRunRequest,
   type Experiment,
+  isTerminal,
   RUN_STATUS_CODES,
   type RunInfo,
   type RunStatus,
@@ -331,6 +332,19 @@ export class FileStore implements TrackingStore {
       this.#runMeta(runId, info.experimentId, info, false),
     );
     return Promise.resolve();
+  }
+
+  endRun(runId: string, status: RunStatus, endTime: number): Promise<RunStatus> {
+    const dir = this.#activeRunDir(runId);
+    const info = this.#readRun(dir)!;
+    if (isTerminal(info.status)) return Promise.resolve(info.status);
+    info.status = status;
+    info.endTime = endTime;
+    Deno.writeTextFileSync(
+      join(dir, "meta.yaml"),
+      this.#runMeta(runId, info.experimentId, info, false),
+    );
+    return Promise.resolve(status);
   }
 
   close(): void {}

@@ -308,6 +308,16 @@ export class SqliteStore implements TrackingStore {
       .run(status, endTime, runId);
   }
 
+  async endRun(runId: string, status: RunStatus, endTime: number): Promise<RunStatus> {
+    const result = this.#db.prepare(
+      `UPDATE runs SET status = ?, end_time = ?
+       WHERE run_uuid = ? AND status NOT IN ('FINISHED', 'FAILED', 'KILLED')`,
+    ).run(status, endTime, runId);
+    if (Number(result.changes) > 0) return status;
+    const info = await this.#activeRun(runId);
+    return info.status;
+  }
+
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }

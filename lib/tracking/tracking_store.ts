@@ -104,6 +104,11 @@ export interface TrackingStore {
   ): Promise<void>;
   /** Sets the status and end time of a run. */
   updateRun(runId: string, status: RunStatus, endTime: number | null): Promise<void>;
+  /**
+   * Ends a run with `status` unless it already has a terminal status (set by the child's own
+   * MLflow), and returns the status the run ends with.
+   */
+  endRun(runId: string, status: RunStatus, endTime: number): Promise<RunStatus>;
   /** Releases the store. */
   close(): void;
 }
