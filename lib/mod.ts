@@ -16,7 +16,14 @@
 export { run, type RunOptions, waitForRun } from "./run.ts";
 export type { RunEnvironment, RunStatus, SubmittedRun } from "./submitted_run.ts";
 export { ExecutionException, InterruptedError, MlprojectError, UsageError } from "./errors.ts";
-export type { Reporter } from "./output.ts";
-export type { ParameterInput } from "./entry_point.ts";
-export { loadProject, type ProjectSpec } from "./project_spec.ts";
+export type { LogLevel, Reporter } from "./output.ts";
+export type { OutputMode } from "./run_command.ts";
+export {
+  type ComputeParametersOptions,
+  EntryPoint,
+  type ParameterInput,
+  type ParameterSpec,
+  type ParameterValues,
+} from "./entry_point.ts";
+export { type DockerEnvSpec, type EnvType, loadProject, type ProjectSpec } from "./project_spec.ts";
 export { shellQuote } from "./shell_quote.ts";
