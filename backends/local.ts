@@ -23,7 +23,10 @@ export class LocalSubmittedRun implements SubmittedRun {
   readonly #done: Promise<{ status: RunStatus; success: boolean }>;
   #final: RunStatus | undefined;
   #cancelled = false;
+  #exited = false;
   #terminating: Promise<unknown> | undefined;
+  /** Aborted when told to stop while the end of the run is still being recorded. */
+  readonly #stopRecording = new AbortController();
 
   /**
    * Starts watching a launched child; its end is recorded in the store.
@@ -49,11 +52,13 @@ export class LocalSubmittedRun implements SubmittedRun {
     const result = await this.#child.status;
     // On cancel, wait until the whole process group is gone, not just its leader.
     if (this.#terminating !== undefined) await this.#terminating;
+    this.#exited = true;
     const { store, runId, reporter } = this.#request;
     let status: RunStatus = this.#cancelled ? "KILLED" : result.success ? "FINISHED" : "FAILED";
+    const record = { signal: this.#stopRecording.signal };
     try {
-      if (this.#cancelled) await store.updateRun(runId, status, Date.now());
-      else status = await store.endRun(runId, status, Date.now());
+      if (this.#cancelled) await store.updateRun(runId, status, Date.now(), record);
+      else status = await store.endRun(runId, status, Date.now(), record);
     } catch (e) {
       reporter.log(
         "ERROR",
@@ -78,8 +83,13 @@ export class LocalSubmittedRun implements SubmittedRun {
 
   async cancel(): Promise<void> {
     if (this.#final !== undefined) return;
-    this.#cancelled = true;
-    this.#terminating = this.#child.terminate();
+    if (this.#exited || this.#cancelled) {
+      // Only the recording of the end is left (a remote store retrying): stop it.
+      this.#stopRecording.abort();
+    } else {
+      this.#cancelled = true;
+      this.#terminating = this.#child.terminate();
+    }
     await this.#done;
   }
 }

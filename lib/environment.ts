@@ -4,6 +4,7 @@
  * @module
  */
 import { ExecutionException, UsageError } from "./errors.ts";
+import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import type { ProjectSpec } from "./project_spec.ts";
 
 /** Values of `--env-manager`. */
@@ -42,8 +43,8 @@ export function validateEnvManager(value: string): EnvManager {
  * @param project The loaded project.
  * @param requested The `--env-manager` value, if any.
  * @returns The environment to use.
- * @throws {ExecutionException} For conda on a python_env project, and for environments this
- * version cannot build yet.
+ * @throws {ExecutionException} For conda on a python_env project, and for docker projects
+ * (not supported yet).
  *
  * @example
  * ```ts ignore
@@ -65,15 +66,7 @@ export function selectEnvironment(
       "python_env project cannot be executed using conda. Set `--env-manager` to 'virtualenv' or 'local' to execute this project.",
     );
   }
-  const chosen: EnvManager = requested ??
-    (project.envType === "conda_env" ? "conda" : "virtualenv");
-  if (chosen !== "local") {
-    const why = requested === undefined ? ` (chosen for this ${project.envType} project)` : "";
-    throw new ExecutionException(
-      `The '${chosen}' environment manager${why} is not supported yet: run with \`--env-manager local\` to use the current environment`,
-    );
-  }
-  return chosen;
+  return requested ?? (project.envType === "conda_env" ? "conda" : "virtualenv");
 }
 
 /** An environment ready to run an entry point in. */
@@ -96,18 +89,29 @@ export interface PreparedEnvironment {
 export interface PrepareEnvironmentOptions {
   /** The caller's environment (`PATH`, `MLFLOW_ENV_ROOT`, …). */
   env: Record<string, string>;
-  /** Aborting stops an environment build. */
+  /** Aborting stops an environment build (what was built is removed). */
   signal?: AbortSignal;
+  /** Receives progress lines (build steps, warnings); build output itself goes to stderr. */
+  reporter?: Reporter;
+}
+
+function unsetPythonHome(env: Record<string, string>): (command: string) => string {
+  // `source bin/activate` (MLflow) unsets PYTHONHOME; a set PYTHONHOME breaks a venv.
+  return env.PYTHONHOME !== undefined
+    ? (command: string) => `unset PYTHONHOME && ${command}`
+    : (command: string) => command;
 }
 
 /**
  * Chooses the environment (see {@linkcode selectEnvironment}) and makes it ready: nothing to do
- * for `local`.
+ * for `local`; a cached (or newly built) venv for `virtualenv` and `uv`; MLflow's
+ * `mlflow-<sha1>` env for `conda`.
  *
  * @param project The loaded project.
  * @param requested The `--env-manager` value, if any.
- * @param options The caller's environment.
+ * @param options The caller's environment, reporter and abort signal.
  * @returns The environment to run in.
+ * @throws {ExecutionException} When the environment cannot be built (nothing is cached then).
  *
  * @example
  * ```ts ignore
@@ -116,17 +120,74 @@ export interface PrepareEnvironmentOptions {
  * prepared.wrapCommand("python train.py");
  * ```
  */
-export function prepareEnvironment(
+export async function prepareEnvironment(
   project: ProjectSpec,
   requested: EnvManager | undefined,
   options: PrepareEnvironmentOptions,
 ): Promise<PreparedEnvironment> {
-  void options;
   const kind = selectEnvironment(project, requested);
-  return Promise.resolve({
+  const reporter = options.reporter ?? SILENT_REPORTER;
+  // As `source bin/activate`: a PYTHONHOME of another Python breaks probes, builds and the venv.
+  const { PYTHONHOME: _pythonHome, ...env } = options.env;
+  const signal = options.signal !== undefined ? { signal: options.signal } : {};
+  if (kind === "local" || kind === "docker") {
+    return { kind, tag: undefined, env: {}, wrapCommand: (command: string) => command };
+  }
+  if (kind === "conda") {
+    const { prepareConda } = await import("./envs/conda.ts");
+    const conda = await prepareConda(project.envConfigPath!, { env, reporter, ...signal });
+    return {
+      kind,
+      tag: "conda",
+      env: {},
+      key: conda.name,
+      cacheHit: conda.existed,
+      wrapCommand: (command: string) => `${conda.activation} && ${command}`,
+    };
+  }
+  const [spec, finder, cache] = await Promise.all([
+    import("./envs/python_env_spec.ts"),
+    import("./envs/python_finder.ts"),
+    import("./envs/env_cache.ts"),
+  ]);
+  const pythonEnv = spec.readPythonEnvSpec(project);
+  for (const warning of pythonEnv.warnings) reporter.log("WARNING", warning);
+  const requirements = await spec.resolveRequirements(pythonEnv, project.dir);
+  let environment;
+  if (kind === "uv") {
+    const uv = await import("./envs/uv.ts");
+    const uvPath = uv.findUv(env);
+    const python = await finder.findPython(pythonEnv.python, {
+      env,
+      installers: ["uv", "pyenv"],
+      reporter,
+      ...signal,
+    });
+    environment = uv.uvEnvironment(python, requirements, { projectDir: project.dir, uv: uvPath });
+  } else {
+    const venv = await import("./envs/virtualenv.ts");
+    const python = await finder.findPython(pythonEnv.python, {
+      env,
+      installers: ["pyenv", "uv"],
+      reporter,
+      ...signal,
+    });
+    environment = venv.virtualenvEnvironment(python, requirements, {
+      projectDir: project.dir,
+      env,
+    });
+  }
+  const acquired = await cache.acquireEnvironment(environment, { env, reporter, ...signal });
+  if (acquired.cacheHit) {
+    reporter.log("INFO", `=== Using cached environment ${acquired.key} (${acquired.dir}) ===`);
+  }
+  return {
     kind,
-    tag: undefined,
-    env: {},
-    wrapCommand: (command: string) => command,
-  });
+    // MLflow's tag vocabulary is docker/virtualenv/conda: a uv env is a virtualenv.
+    tag: "virtualenv",
+    env: environment.activate(acquired.dir, env),
+    key: acquired.key,
+    cacheHit: acquired.cacheHit,
+    wrapCommand: unsetPythonHome(options.env),
+  };
 }

@@ -1,14 +1,21 @@
 /**
  * Turning a project URI into a directory to run in. Local directories run in place; a local git
  * repository with a version is checked out into a separate temporary clone so the user's own
- * working copy is never touched.
+ * working copy is never touched. Remote git repositories (and local bare ones) are checked out
+ * from the clone cache (`lib/git_cache.ts`) into a temporary directory; archives (`.zip`,
+ * `.tar`, `.tar.gz`, `.tgz`; local, `file://` or `http(s)://`) are unpacked into one.
  *
  * @module
  */
 import { fileUrlToPath, isAbsolute, join, normalize, relative, resolve } from "./paths.ts";
+import { archiveKind, DEFAULT_MAX_ARCHIVE_BYTES, extractArchive } from "./archive.ts";
 import { ExecutionException } from "./errors.ts";
+import { fetchGitRepo } from "./git_fetch.ts";
 import { isLocalBranch, localSourceName, readGitInfo } from "./git_info.ts";
+import { DownloadError, downloadToFile, urlBasename } from "./http_download.ts";
+import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import { runCommand } from "./run_command.ts";
+import { stripCredentials } from "./url_credentials.ts";
 
 /** What MLflow records about where a project came from (the `mlflow.source.*` tags). */
 export interface ProjectSource {
@@ -134,14 +141,33 @@ async function checkoutVersion(
   return { clone: tmp, dir: join(tmp, relative(toplevel, dir)) };
 }
 
+/** Options of {@linkcode fetchProject}. */
+export interface FetchOptions {
+  /** Git commit (full or abbreviated SHA), branch or tag. */
+  version?: string | undefined;
+  /** Directory relative paths belong to (default the process cwd). */
+  cwd?: string;
+  /** Keep temporary checkouts after `cleanup()` (for debugging). */
+  keepWorkDir?: boolean;
+  /** The caller's environment: git credentials, `MLPROJECT_CACHE_DIR`, `MLFLOW_HTTP_REQUEST_*`. */
+  env?: Record<string, string>;
+  /** Progress lines. */
+  reporter?: Reporter;
+  /** Aborting stops fetches. */
+  signal?: AbortSignal;
+}
+
 /**
  * Fetches the project a URI names.
  *
- * @param uri Local path, `file://` URI, with an optional `#subdir`.
- * @param options `version` to check out (git only); `cwd` for relative paths.
+ * @param uri Local path, `file://` URI, git URI (`https://`, `ssh://`, `git@host:org/repo`,
+ * `git://`, a bare repository path) or archive (`.zip`, `.tar`, `.tar.gz`, `.tgz`), with an
+ * optional `#subdir`.
+ * @param options `version` to check out (git only); `cwd` for relative paths; `env`, `reporter`,
+ * `signal`, `keepWorkDir`.
  * @returns The directory to run in.
  * @throws {ExecutionException} For a missing directory or subdirectory, a version on a non-git
- * directory, an unknown version, and remote URIs this version cannot fetch yet.
+ * directory, an unknown version, an unreachable remote, an unsafe or unreadable archive.
  *
  * @example
  * ```ts ignore
@@ -152,49 +178,190 @@ async function checkoutVersion(
  */
 export async function fetchProject(
   uri: string,
-  options: { version?: string | undefined; cwd?: string; keepWorkDir?: boolean },
+  options: FetchOptions = {},
 ): Promise<FetchedProject> {
   const { base, subdirectory } = parseSubdirectory(uri);
   const cwd = options.cwd ?? Deno.cwd();
   const path = localPathOf(base);
   const localDir = path === undefined ? undefined : resolve(cwd, path);
-  if (localDir === undefined || !isDirectory(localDir)) {
-    if (/\.(zip|tar|tar\.gz|tgz)$/i.test(base)) {
-      throw new ExecutionException(
-        `Project archive '${base}' cannot be fetched: archive projects are not supported yet`,
-      );
+  const version = options.version === "" ? undefined : options.version;
+  const kind = archiveKind(base);
+  if (kind !== undefined && (localDir === undefined || !isDirectory(localDir))) {
+    if (version !== undefined) {
+      throw new ExecutionException("Setting a version is only supported for Git project URIs");
     }
+    if (localDir !== undefined && isFile(localDir)) {
+      return await fetchArchive(localDir, { ...options, kind, uri, base, subdirectory });
+    }
+    if (/^https?:\/\//i.test(base)) {
+      return await fetchArchive(base, { ...options, kind, uri, base, subdirectory });
+    }
+    throw new ExecutionException(`No such project directory or git repository: '${base}'`);
+  }
+  if (localDir !== undefined && isDirectory(localDir) && isBareRepository(localDir)) {
+    return await fetchRemoteGit(`file://${localDir}`, { ...options, uri, base, subdirectory });
+  }
+  if (localDir === undefined || !isDirectory(localDir)) {
     if (GIT_URI_RE.test(base)) {
-      throw new ExecutionException(
-        `Project '${base}' cannot be fetched: git repositories are not supported yet; clone it and run the local directory`,
-      );
+      return await fetchRemoteGit(base, { ...options, uri, base, subdirectory });
     }
     throw new ExecutionException(`No such project directory or git repository: '${base}'`);
   }
   let root = localDir;
   let temp: string | undefined;
-  if (options.version !== undefined && options.version !== "") {
-    const checkout = await checkoutVersion(localDir, options.version, base);
+  if (version !== undefined) {
+    const checkout = await checkoutVersion(localDir, version, base);
     root = checkout.dir;
     temp = checkout.clone;
   }
-  const workDir = resolve(root, subdirectory);
-  if (!isDirectory(workDir)) {
-    if (temp !== undefined) await Deno.remove(temp, { recursive: true }).catch(() => {});
-    throw new ExecutionException(`Could not find subdirectory ${subdirectory} of ${base}`);
+  const removeTemp = () =>
+    temp === undefined ? Promise.resolve() : Deno.remove(temp, { recursive: true }).catch(() => {});
+  let workDir: string;
+  try {
+    workDir = resolveWorkDir(root, subdirectory, base);
+  } catch (e) {
+    await removeTemp();
+    throw e;
   }
-  const source = await describeLocalSource(localDir, workDir, subdirectory, options.version);
+  const source = await describeLocalSource(localDir, workDir, subdirectory, version);
   const keep = options.keepWorkDir === true;
   return {
     workDir,
     localDir,
     subdirectory,
     source,
-    cleanup: () =>
-      temp === undefined || keep
-        ? Promise.resolve()
-        : Deno.remove(temp, { recursive: true }).catch(() => {}),
+    cleanup: () => keep ? Promise.resolve() : removeTemp(),
   };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** A bare repository (or a `.git` directory) is fetched like a remote. */
+function isBareRepository(dir: string): boolean {
+  if (isDirectory(join(dir, ".git"))) return false;
+  return isFile(join(dir, "HEAD")) && isDirectory(join(dir, "objects")) &&
+    isDirectory(join(dir, "refs"));
+}
+
+/** `root/subdirectory`, which must exist and (after symlinks) stay inside `root`. */
+function resolveWorkDir(root: string, subdirectory: string, base: string): string {
+  const workDir = resolve(root, subdirectory);
+  if (!isDirectory(workDir)) {
+    throw new ExecutionException(`Could not find subdirectory ${subdirectory} of ${base}`);
+  }
+  if (subdirectory !== "") {
+    const realRoot = Deno.realPathSync(root);
+    const real = Deno.realPathSync(workDir);
+    if (real !== realRoot && !real.startsWith(`${realRoot}/`)) {
+      throw new ExecutionException(
+        `Project subdirectory '${subdirectory}' is not allowed: it leaves the project directory`,
+      );
+    }
+  }
+  return workDir;
+}
+
+interface RemoteRequest extends FetchOptions {
+  /** The URI as given (quotes stripped, with `#subdir`). */
+  uri: string;
+  /** The URI without `#subdir`. */
+  base: string;
+  subdirectory: string;
+}
+
+async function fetchRemoteGit(url: string, request: RemoteRequest): Promise<FetchedProject> {
+  const displayBase = stripCredentials(request.base);
+  const checkout = await fetchGitRepo(url, {
+    version: request.version === "" ? undefined : request.version,
+    env: request.env,
+    reporter: request.reporter,
+    signal: request.signal,
+    displayUri: request.base,
+  });
+  let workDir: string;
+  try {
+    workDir = resolveWorkDir(checkout.dir, request.subdirectory, displayBase);
+  } catch (e) {
+    await checkout.cleanup();
+    throw e;
+  }
+  const source: ProjectSource = {
+    name: stripCredentials(request.uri.replace(/^['"]+|['"]+$/g, "")),
+    commit: checkout.commit,
+    repoUrl: displayBase,
+  };
+  if (checkout.branch !== undefined) source.branch = checkout.branch;
+  const keep = request.keepWorkDir === true;
+  return {
+    workDir,
+    localDir: undefined,
+    subdirectory: request.subdirectory,
+    source,
+    cleanup: () => keep ? Promise.resolve() : checkout.cleanup(),
+  };
+}
+
+async function fetchArchive(
+  location: string,
+  request: RemoteRequest & { kind: "zip" | "tar" },
+): Promise<FetchedProject> {
+  const reporter = request.reporter ?? SILENT_REPORTER;
+  const env = request.env ?? Deno.env.toObject();
+  const display = stripCredentials(request.base);
+  const target = await Deno.makeTempDir({ prefix: "mlproject-archive-" });
+  const remove = () => Deno.remove(target, { recursive: true }).catch(() => {});
+  reporter.log("INFO", `=== Fetching project from ${display} into ${target} ===`);
+  let download: string | undefined;
+  try {
+    let file = location;
+    if (/^https?:\/\//i.test(location)) {
+      download = await Deno.makeTempDir({ prefix: "mlproject-download-" });
+      file = join(download, urlBasename(location));
+      try {
+        await downloadToFile(location, file, {
+          env,
+          reporter,
+          ...(request.signal !== undefined ? { signal: request.signal } : {}),
+        });
+      } catch (e) {
+        if (!(e instanceof DownloadError)) throw e;
+        throw new ExecutionException(
+          `Unable to retrieve ${request.kind === "zip" ? "ZIP" : "TAR"} file. Reason: ${e.message}`,
+        );
+      }
+    }
+    const maxBytes = Number(env.MLPROJECT_ARCHIVE_MAX_BYTES) || DEFAULT_MAX_ARCHIVE_BYTES;
+    const root = await extractArchive(file, target, {
+      kind: request.kind,
+      maxBytes,
+      displayName: display,
+    });
+    const workDir = resolveWorkDir(root, request.subdirectory, display);
+    const keep = request.keepWorkDir === true;
+    const localArchive = download === undefined;
+    return {
+      workDir,
+      localDir: undefined,
+      subdirectory: request.subdirectory,
+      source: {
+        name: localArchive
+          ? `${location}${request.subdirectory !== "" ? `#${request.subdirectory}` : ""}`
+          : stripCredentials(request.uri.replace(/^['"]+|['"]+$/g, "")),
+      },
+      cleanup: () => keep ? Promise.resolve() : remove(),
+    };
+  } catch (e) {
+    await remove();
+    throw e;
+  } finally {
+    if (download !== undefined) await Deno.remove(download, { recursive: true }).catch(() => {});
+  }
 }
 
 async function describeLocalSource(

@@ -54,6 +54,18 @@ export class HttpRequestError extends Error {
 
 const RETRY_STATUSES = [408, 429, 500, 502, 503, 504];
 
+/** An error's message with the messages of its causes (fetch hides the reason in `cause`). */
+function describeError(e: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = e;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 4; depth++) {
+    const text = cur instanceof Error ? cur.message : String(cur);
+    if (text !== "" && !parts.includes(text)) parts.push(text);
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return parts.join(": ");
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -103,10 +115,13 @@ export async function httpRequest(
   const timeoutMs = options.timeoutMs ?? 120_000;
   const retryStatuses = options.retryStatuses ?? RETRY_STATUSES;
   let lastError: unknown;
+  let retryAfter: number | undefined;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
     if (attempt > 0) {
+      // A Retry-After header replaces the computed backoff (urllib3's respect_retry_after_header).
       const base = attempt === 1 ? 0 : Math.min(120, factor * 2 ** (attempt - 1)) * 1000;
-      await sleep(base + Math.random() * jitter * 1000, options.signal);
+      await sleep(retryAfter ?? base + Math.random() * jitter * 1000, options.signal);
+      retryAfter = undefined;
     }
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -119,10 +134,9 @@ export async function httpRequest(
         signal,
       });
       if (attempt < maxRetries && retryStatuses.includes(response.status)) {
-        const wait = retryAfterMs(response);
+        retryAfter = [413, 429, 503].includes(response.status) ? retryAfterMs(response) : undefined;
         await response.body?.cancel();
-        options.onRetry?.(attempt + 1, `HTTP ${response.status}`, wait ?? 0);
-        if (wait !== undefined) await sleep(wait, options.signal);
+        options.onRetry?.(attempt + 1, `HTTP ${response.status}`, retryAfter ?? 0);
         continue;
       }
       return response;
@@ -132,16 +146,217 @@ export async function httpRequest(
         ? new HttpRequestError(url, `timed out after ${timeoutMs / 1000} s`)
         : e;
       if (attempt < maxRetries) {
-        options.onRetry?.(attempt + 1, e instanceof Error ? e.message : String(e), 0);
+        options.onRetry?.(attempt + 1, describeError(e), 0);
       }
     }
   }
   if (lastError instanceof HttpRequestError) throw lastError;
   throw new HttpRequestError(
     url,
-    `${lastError instanceof Error ? lastError.message : lastError} (after ${
-      maxRetries + 1
-    } attempts)`,
+    `${describeError(lastError)} (after ${maxRetries + 1} attempts)`,
     { cause: lastError },
   );
+}
+
+/** Retry and timeout settings read from the environment (see {@linkcode httpRetryOptionsFromEnv}). */
+export type HttpRetryOptions = Pick<
+  HttpRequestOptions,
+  "maxRetries" | "backoffFactor" | "backoffJitter" | "timeoutMs"
+>;
+
+/** Thrown for an invalid HTTP setting in the environment (exit code 1, as MLflow's `MlflowException`). */
+export class HttpSettingError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @example
+   * ```ts
+   * import { HttpSettingError } from "./http_client.ts";
+   * new HttpSettingError("MLFLOW_HTTP_REQUEST_TIMEOUT must be a positive number of seconds, got 'x'");
+   * ```
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "HttpSettingError";
+  }
+}
+
+function numberSetting(
+  env: Record<string, string | undefined>,
+  name: string,
+  check: (n: number) => boolean,
+  rule: string,
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return undefined;
+  const value = Number(raw.trim());
+  if (!Number.isFinite(value) || !check(value)) {
+    throw new HttpSettingError(`${name} must be ${rule}, got '${raw}'`);
+  }
+  return value;
+}
+
+/**
+ * Reads MLflow's retry and timeout variables with MLflow's defaults and limits:
+ * `MLFLOW_HTTP_REQUEST_MAX_RETRIES` (7; an integer below `_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT`,
+ * default 10), `MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR` (2 s; below 120, fractions allowed),
+ * `MLFLOW_HTTP_REQUEST_BACKOFF_JITTER` (1 s) and `MLFLOW_HTTP_REQUEST_TIMEOUT` (120 s).
+ *
+ * @param env The environment.
+ * @returns Options to spread into {@linkcode httpRequest}.
+ * @throws {HttpSettingError} For a value MLflow would refuse.
+ *
+ * @example
+ * ```ts
+ * import { httpRetryOptionsFromEnv } from "./http_client.ts";
+ * const o = httpRetryOptionsFromEnv({ MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: "0.01" });
+ * console.assert(o.backoffFactor === 0.01 && o.maxRetries === 7);
+ * ```
+ */
+export function httpRetryOptionsFromEnv(
+  env: Record<string, string | undefined>,
+): Required<HttpRetryOptions> {
+  const limit = numberSetting(
+    env,
+    "_MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT",
+    (n) => Number.isInteger(n) && n > 0,
+    "a positive integer",
+  ) ?? 10;
+  return {
+    maxRetries: numberSetting(
+      env,
+      "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+      (n) => Number.isInteger(n) && n >= 0 && n < limit,
+      `an integer from 0 to ${limit - 1}`,
+    ) ?? 7,
+    backoffFactor: numberSetting(
+      env,
+      "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+      (n) => n >= 0 && n < 120,
+      "a number of seconds from 0 to below 120",
+    ) ?? 2,
+    backoffJitter: numberSetting(
+      env,
+      "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER",
+      (n) => n >= 0,
+      "a non-negative number of seconds",
+    ) ?? 1,
+    timeoutMs: (numberSetting(
+      env,
+      "MLFLOW_HTTP_REQUEST_TIMEOUT",
+      (n) => n > 0,
+      "a positive number of seconds",
+    ) ?? 120) * 1000,
+  };
+}
+
+/**
+ * Splits PEM text into its certificate blocks and its private key block (one file may hold
+ * both, as MLflow's `MLFLOW_TRACKING_CLIENT_CERT_PATH` does).
+ *
+ * @param pem PEM text.
+ * @returns The certificates (joined, in order) and the key, each `""` when absent.
+ *
+ * @example
+ * ```ts
+ * import { splitPem } from "./http_client.ts";
+ * console.assert(splitPem("").key === "");
+ * ```
+ */
+export function splitPem(pem: string): { certs: string; key: string } {
+  const blocks = pem.match(/-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g) ?? [];
+  const certs = blocks.filter((b) => /^-----BEGIN (TRUSTED )?CERTIFICATE-----/.test(b));
+  const key = blocks.find((b) => /^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----/.test(b)) ?? "";
+  return { certs: certs.map((c) => c + "\n").join(""), key: key === "" ? "" : key + "\n" };
+}
+
+/** TLS settings of {@linkcode createTlsClient}: file paths. */
+export interface TlsFiles {
+  /** PEM bundle of CA certificates to trust (replaces nothing: the system roots stay trusted). */
+  caCertPath?: string;
+  /** PEM with the client certificate chain and its private key, for mutual TLS. */
+  clientCertPath?: string;
+  /** Name of the setting each path came from, for messages (e.g. the env var). */
+  labels?: { caCertPath?: string; clientCertPath?: string };
+}
+
+/**
+ * Builds a `Deno.HttpClient` that trusts extra CAs and/or presents a client certificate, or
+ * returns `undefined` when no TLS setting is given.
+ *
+ * @param files Paths of the CA bundle and the combined client certificate + key PEM.
+ * @returns The client (close it when done), or `undefined`.
+ * @throws {HttpSettingError} When a file cannot be read or holds no certificate/key.
+ *
+ * @example
+ * ```ts ignore
+ * import { createTlsClient, httpRequest } from "./http_client.ts";
+ * const client = createTlsClient({ caCertPath: "ca.pem" });
+ * await httpRequest("https://127.0.0.1:8443/", { client });
+ * client?.close();
+ * ```
+ */
+export function createTlsClient(files: TlsFiles): Deno.HttpClient | undefined {
+  if (!files.caCertPath && !files.clientCertPath) return undefined;
+  const read = (path: string, label: string): string => {
+    try {
+      return Deno.readTextFileSync(path);
+    } catch (e) {
+      throw new HttpSettingError(
+        `Cannot read ${label} '${path}': ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  };
+  const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
+  if (files.caCertPath) {
+    const label = files.labels?.caCertPath ?? "CA certificate file";
+    const { certs } = splitPem(read(files.caCertPath, label));
+    if (certs === "") {
+      throw new HttpSettingError(`${label} '${files.caCertPath}' holds no PEM certificate`);
+    }
+    options.caCerts = [certs];
+  }
+  if (files.clientCertPath) {
+    const label = files.labels?.clientCertPath ?? "client certificate file";
+    const { certs, key } = splitPem(read(files.clientCertPath, label));
+    if (certs === "" || key === "") {
+      throw new HttpSettingError(
+        `${label} '${files.clientCertPath}' must hold both the client certificate and its private key (PEM)`,
+      );
+    }
+    options.cert = certs;
+    options.key = key;
+  }
+  try {
+    return Deno.createHttpClient(
+      options as
+        | Deno.CreateHttpClientOptions
+        | (Deno.CreateHttpClientOptions & Deno.TlsCertifiedKeyPem),
+    );
+  } catch (e) {
+    // The message names the certificate problem; it never contains key material.
+    throw new HttpSettingError(
+      `Invalid TLS certificate settings: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+}
+
+/**
+ * The `Authorization` header value for HTTP Basic auth.
+ *
+ * @param username User name.
+ * @param password Password.
+ * @returns `Basic base64(username:password)`.
+ *
+ * @example
+ * ```ts
+ * import { basicAuthorization } from "./http_client.ts";
+ * console.assert(basicAuthorization("a", "b") === "Basic YTpi");
+ * ```
+ */
+export function basicAuthorization(username: string, password: string): string {
+  const bytes = new TextEncoder().encode(`${username}:${password}`);
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return `Basic ${btoa(binary)}`;
 }

@@ -204,6 +204,9 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     version: options.version,
     cwd,
     keepWorkDir: options.keepWorkDir ?? false,
+    env,
+    reporter,
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
   });
   let store: TrackingStore | undefined;
   let runInfo: RunInfo | undefined;
@@ -227,11 +230,12 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     });
     const environment = await prepareEnvironment(project, envManager, {
       env,
+      reporter,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
     });
     const command = environment.wrapCommand(entryPoint.renderCommand(values));
 
-    store = await openTrackingStore(trackingUri, { cwd });
+    store = await openTrackingStore(trackingUri, { cwd, env, reporter });
     const experimentId = await resolveExperiment(store, options, env, reporter);
 
     if (options.runId) {

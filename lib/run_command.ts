@@ -19,8 +19,8 @@ export interface SpawnOptions {
   stdout?: OutputMode;
   /** Child stdin (default `inherit`). */
   stdin?: "inherit" | "null";
-  /** Child stderr routing (default `inherit`). */
-  stderr?: Exclude<OutputMode, "stderr">;
+  /** Child stderr routing (default `inherit`); `tee` captures it and copies it to our stderr. */
+  stderr?: Exclude<OutputMode, "stderr"> | "tee";
   /** Make the child the leader of a new session and process group. */
   newProcessGroup?: boolean;
   /** Aborting terminates the child (its whole group when it leads one). */
@@ -106,15 +106,22 @@ export function spawnProcess(
     ...(options.env !== undefined ? { env: options.env, clearEnv: true } : {}),
     stdin: options.stdin ?? "inherit",
     stdout: stdoutMode === "stderr" ? "piped" : stdoutMode,
-    stderr: stderrMode,
+    stderr: stderrMode === "tee" ? "piped" : stderrMode,
     detached: group,
   }).spawn();
 
-  const copying = stdoutMode === "stderr" ? copyToStderr(proc.stdout) : Promise.resolve();
-  const output = stdoutMode === "piped" || stderrMode === "piped"
+  let copying = stdoutMode === "stderr" ? copyToStderr(proc.stdout) : Promise.resolve();
+  let stderrStream: ReadableStream<Uint8Array> | null = stderrMode === "piped" ? proc.stderr : null;
+  if (stderrMode === "tee") {
+    const [shown, kept] = proc.stderr.tee();
+    const before = copying;
+    copying = Promise.all([before, copyToStderr(shown)]).then(() => {});
+    stderrStream = kept;
+  }
+  const output = stdoutMode === "piped" || stderrStream !== null
     ? Promise.all([
       stdoutMode === "piped" ? drain(proc.stdout) : Promise.resolve(new Uint8Array()),
-      stderrMode === "piped" ? drain(proc.stderr) : Promise.resolve(new Uint8Array()),
+      drain(stderrStream),
     ]).then(([stdout, stderr]) => ({ stdout, stderr }))
     : Promise.resolve({ stdout: new Uint8Array(), stderr: new Uint8Array() });
 
@@ -168,7 +175,7 @@ export interface CommandOutput extends ProcessResult {
  *
  * @param command Executable name or path.
  * @param args Arguments.
- * @param options Working directory and environment.
+ * @param options Working directory, environment, abort signal, `echoStderr`.
  * @returns Exit status and output; a missing executable gives code 127.
  *
  * @example
@@ -181,15 +188,19 @@ export interface CommandOutput extends ProcessResult {
 export async function runCommand(
   command: string,
   args: string[],
-  options: Pick<SpawnOptions, "cwd" | "env" | "signal"> = {},
+  options: Pick<SpawnOptions, "cwd" | "env" | "signal"> & {
+    /** Also copy the child's stderr to ours as it arrives (progress on a terminal). */
+    echoStderr?: boolean;
+  } = {},
 ): Promise<CommandOutput> {
   let child: ChildHandle;
   try {
+    const { echoStderr, ...spawnOptions } = options;
     child = spawnProcess(command, args, {
-      ...options,
+      ...spawnOptions,
       stdin: "null",
       stdout: "piped",
-      stderr: "piped",
+      stderr: echoStderr === true ? "tee" : "piped",
     });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {

@@ -3,6 +3,7 @@ import { ExecutionException, UsageError } from "../lib/errors.ts";
 import {
   ENV_MANAGERS,
   type EnvManager,
+  prepareEnvironment,
   selectEnvironment,
   validateEnvManager,
 } from "../lib/environment.ts";
@@ -34,9 +35,6 @@ function throwsExactly(fn: () => unknown, message: string): void {
     return true;
   });
 }
-
-const notSupported = (manager: string, why = "") =>
-  `The '${manager}' environment manager${why} is not supported yet: run with \`--env-manager local\` to use the current environment`;
 
 const CONDA_ON_PYTHON_ENV =
   "python_env project cannot be executed using conda. Set `--env-manager` to 'virtualenv' or 'local' to execute this project.";
@@ -75,7 +73,7 @@ Deno.test("selectEnvironment() refuses conda for a project without any env file 
   throwsExactly(() => selectEnvironment(loadProject(dir.path), "conda"), CONDA_ON_PYTHON_ENV);
 });
 
-Deno.test("selectEnvironment() says explicit virtualenv, uv and conda are not supported yet, naming --env-manager local", () => {
+Deno.test("selectEnvironment() honours an explicit virtualenv, uv or conda where MLflow allows it", () => {
   const cases: [ProjectSpec["envType"], EnvManager][] = [
     ["python_env", "virtualenv"],
     ["python_env", "uv"],
@@ -84,31 +82,33 @@ Deno.test("selectEnvironment() says explicit virtualenv, uv and conda are not su
     ["conda_env", "uv"],
   ];
   for (const [envType, manager] of cases) {
-    throwsExactly(() => selectEnvironment(project(envType), manager), notSupported(manager));
+    assert.equal(selectEnvironment(project(envType), manager), manager, `${envType} ${manager}`);
   }
 });
 
-Deno.test("selectEnvironment() defaults to virtualenv for python_env projects and says it is not supported yet", () => {
-  throwsExactly(
-    () => selectEnvironment(project("python_env"), undefined),
-    notSupported("virtualenv", " (chosen for this python_env project)"),
-  );
+Deno.test("selectEnvironment() defaults to virtualenv for python_env projects", () => {
+  assert.equal(selectEnvironment(project("python_env"), undefined), "virtualenv");
 });
 
-Deno.test("selectEnvironment() defaults to conda for conda_env projects and says it is not supported yet", async () => {
+Deno.test("selectEnvironment() defaults to conda for conda_env projects", async () => {
   await using dir = await tempDir();
   await writeFiles(dir.path, { MLproject: MAIN, "conda.yaml": "name: x\n" });
-  throwsExactly(
-    () => selectEnvironment(loadProject(dir.path), undefined),
-    notSupported("conda", " (chosen for this conda_env project)"),
-  );
+  assert.equal(selectEnvironment(loadProject(dir.path), undefined), "conda");
 });
 
 Deno.test("selectEnvironment() defaults the params_echo fixture (no env file) to virtualenv", () => {
-  throwsExactly(
-    () => selectEnvironment(loadProject(`${FIXTURES}/projects/params_echo`), undefined),
-    notSupported("virtualenv", " (chosen for this python_env project)"),
+  assert.equal(
+    selectEnvironment(loadProject(`${FIXTURES}/projects/params_echo`), undefined),
+    "virtualenv",
   );
+});
+
+Deno.test("prepareEnvironment() with local changes nothing and sets no tag", async () => {
+  const prepared = await prepareEnvironment(project("python_env"), "local", { env: {} });
+  assert.equal(prepared.kind, "local");
+  assert.equal(prepared.tag, undefined);
+  assert.deepEqual(prepared.env, {});
+  assert.equal(prepared.wrapCommand("python x.py"), "python x.py");
 });
 
 Deno.test("selectEnvironment() says docker_env projects are not supported yet, whatever the manager", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ExecutionException } from "../lib/errors.ts";
 import { fetchProject, parseSubdirectory } from "../lib/fetch_project.ts";
 import { FIXTURES, tempDir, writeFiles } from "./_helpers/cli.ts";
+import { startFileServer } from "./_helpers/file_server.ts";
 
 /** Asserts the promise rejects with an ExecutionException with exactly `message`. */
 async function rejectsExactly(p: Promise<unknown>, message: string): Promise<void> {
@@ -142,29 +143,105 @@ Deno.test("fetchProject() reports a regular file as no project directory", async
   );
 });
 
-Deno.test("fetchProject() says remote git URIs are not supported yet", async () => {
-  await using dir = await tempDir();
-  for (
-    const uri of [
-      "https://github.com/mlflow/mlflow-example",
-      "https://github.com/mlflow/mlflow-example.git",
-      "git@github.com:mlflow/mlflow-example.git",
-      "ssh://git@host/repo.git",
-    ]
-  ) {
-    await rejectsExactly(
-      fetchProject(`${uri}#sub`, { cwd: dir.path }),
-      `Project '${uri}' cannot be fetched: git repositories are not supported yet; clone it and run the local directory`,
-    );
-  }
-});
-
-Deno.test("fetchProject() says archive URIs are not supported yet", async () => {
+Deno.test("fetchProject() treats a missing path with an archive extension as a mistyped path", async () => {
   await using dir = await tempDir();
   await rejectsExactly(
-    fetchProject("https://example.com/p.zip", { cwd: dir.path }),
-    "Project archive 'https://example.com/p.zip' cannot be fetched: archive projects are not supported yet",
+    fetchProject("./nope.zip#sub", { cwd: dir.path }),
+    "No such project directory or git repository: './nope.zip'",
   );
+});
+
+// --- archives ---
+
+async function makeArchives(dir: string): Promise<void> {
+  await writeFiles(`${dir}/src/proj`, {
+    MLproject: "name: archived\n",
+    "sub/MLproject": "name: archived-sub\n",
+  });
+  const py = `
+import shutil, sys
+d = sys.argv[1]
+shutil.make_archive(d + "/p", "zip", d + "/src")
+shutil.make_archive(d + "/p", "gztar", d + "/src")
+shutil.make_archive(d + "/p", "tar", d + "/src")
+`;
+  const out = await new Deno.Command("python3", { args: ["-c", py, dir], stderr: "piped" })
+    .output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  await Deno.copyFile(`${dir}/p.tar.gz`, `${dir}/p.tgz`);
+}
+
+Deno.test("fetchProject() unpacks local, file:// and http:// archives (zip, tar, tar.gz, tgz) with #subdir", async () => {
+  await using dir = await tempDir();
+  await makeArchives(dir.path);
+  await using server = startFileServer(dir.path);
+  const messages: string[] = [];
+  const reporter = { log: (_l: string, m: string) => void messages.push(m) };
+  for (
+    const uri of [
+      `${dir.path}/p.zip`,
+      `file://${dir.path}/p.tar.gz`,
+      `${server.url}p.zip`,
+      `${server.url}p.tar`,
+      `${server.url}p.tgz`,
+    ]
+  ) {
+    const project = await fetchProject(`${uri}#sub`, { reporter });
+    try {
+      assert.equal(await Deno.readTextFile(`${project.workDir}/MLproject`), "name: archived-sub\n");
+      assert.equal(project.subdirectory, "sub");
+      assert.equal(project.localDir, undefined);
+      assert.equal(project.source.commit, undefined);
+      const expectedName = uri.startsWith("http")
+        ? `${uri}#sub`
+        : `${uri.startsWith("file://") ? `${dir.path}/p.tar.gz` : uri}#sub`;
+      assert.equal(project.source.name, expectedName);
+    } finally {
+      await project.cleanup();
+    }
+    assert.equal(await exists(project.workDir), false, "cleanup removes the unpacked archive");
+  }
+  assert.ok(
+    messages.some((m) => m.startsWith(`=== Fetching project from ${server.url}p.zip into `)),
+  );
+});
+
+Deno.test("fetchProject() reports an HTTP error for an archive like MLflow", async () => {
+  await using dir = await tempDir();
+  await using server = startFileServer(dir.path, { statuses: { "/down.zip": 503 } });
+  await rejectsExactly(
+    fetchProject(`${server.url}missing.zip`, {}),
+    `Unable to retrieve ZIP file. Reason: 404 Client Error: Not Found for url: ${server.url}missing.zip`,
+  );
+  await rejectsExactly(
+    fetchProject(`${server.url}down.zip`, {
+      env: { MLFLOW_HTTP_REQUEST_MAX_RETRIES: "1", MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: "0" },
+    }),
+    `Unable to retrieve ZIP file. Reason: 503 Server Error: Service Unavailable for url: ${server.url}down.zip`,
+  );
+  assert.equal(server.paths.filter((p) => p === "/down.zip").length, 2, "one retry");
+});
+
+Deno.test("fetchProject() refuses --version on an archive and an unsafe archive", async () => {
+  await using dir = await tempDir();
+  await makeArchives(dir.path);
+  await rejectsExactly(
+    fetchProject(`${dir.path}/p.zip`, { version: "main" }),
+    "Setting a version is only supported for Git project URIs",
+  );
+  const py = `
+import zipfile, sys
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr("MLproject", "name: x")
+    z.writestr("../../escaped.txt", "x")
+`;
+  await new Deno.Command("python3", { args: ["-c", py, `${dir.path}/evil.zip`] }).output();
+  await assert.rejects(fetchProject(`${dir.path}/evil.zip`, {}), (e: unknown) => {
+    assert.ok(e instanceof ExecutionException);
+    assert.match(e.message, /has an unsafe entry '\.\.\/\.\.\/escaped\.txt'/);
+    return true;
+  });
+  assert.equal(await exists(`${dir.path}/../escaped.txt`), false);
 });
 
 Deno.test("fetchProject() refuses --version on a directory that is not a git repository", async () => {

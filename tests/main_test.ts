@@ -663,12 +663,14 @@ Deno.test("run --env-manager selection follows MLflow's rules and errors", async
     conda.stderr,
     /python_env project cannot be executed using conda\. Set `--env-manager` to 'virtualenv' or 'local' to execute this project\./,
   );
-  const dflt = await runCli(["run", project], { cwd: tmp.path });
-  assert.equal(dflt.code, 1);
-  assert.match(
-    dflt.stderr,
-    /'virtualenv' environment manager .* not supported yet: run with `--env-manager local`/,
-  );
+  // No env file: MLflow's default is a virtualenv of the current Python (built in a private
+  // cache root; tests/envs/ covers environments in depth).
+  const dflt = await runCli(["run", project, "--json"], {
+    cwd: tmp.path,
+    env: cleanEnv({ MLFLOW_ENV_ROOT: join(tmp.path, "envs") }),
+  });
+  assert.equal(dflt.code, 0, dflt.stderr);
+  assert.equal(lastJson(dflt.stdout).env_manager, "virtualenv");
 });
 
 Deno.test("run reports MLflow's project errors for the fixture's invalid projects", async () => {

@@ -83,7 +83,13 @@ export interface CreateRunRequest {
   params?: [string, string][];
 }
 
-/** A tracking backend: `mlruns` files, MLflow's SQLite schema, or (later) a server. */
+/** Options of the calls that record a run's status. */
+export interface RecordOptions {
+  /** Aborting stops retrying (the caller is told to stop). */
+  signal?: AbortSignal;
+}
+
+/** A tracking backend: `mlruns` files, MLflow's SQLite schema, or an MLflow/Databricks server. */
 export interface TrackingStore {
   /** The tracking URI handed to the child process (absolute for local stores). */
   readonly uri: string;
@@ -102,13 +108,27 @@ export interface TrackingStore {
     runId: string,
     batch: { params?: [string, string][]; tags?: [string, string][] },
   ): Promise<void>;
-  /** Sets the status and end time of a run. */
-  updateRun(runId: string, status: RunStatus, endTime: number | null): Promise<void>;
+  /**
+   * Sets the status and end time of a run. Remote stores retry a terminal status until it is
+   * recorded, the error is permanent, or `options.signal` aborts.
+   */
+  updateRun(
+    runId: string,
+    status: RunStatus,
+    endTime: number | null,
+    options?: RecordOptions,
+  ): Promise<void>;
   /**
    * Ends a run with `status` unless it already has a terminal status (set by the child's own
-   * MLflow), and returns the status the run ends with.
+   * MLflow), and returns the status the run ends with. Remote stores retry until it is recorded,
+   * the error is permanent, or `options.signal` aborts.
    */
-  endRun(runId: string, status: RunStatus, endTime: number): Promise<RunStatus>;
+  endRun(
+    runId: string,
+    status: RunStatus,
+    endTime: number,
+    options?: RecordOptions,
+  ): Promise<RunStatus>;
   /** Releases the store. */
   close(): void;
 }

@@ -5,6 +5,7 @@
  */
 import { fileUrlToPath, isAbsolute, join, pathToFileUrl, resolve } from "../paths.ts";
 import { ExecutionException } from "../errors.ts";
+import type { Reporter } from "../output.ts";
 import type { TrackingStore } from "./tracking_store.ts";
 
 /** MLflow's default tracking URI since 3.7. */
@@ -54,12 +55,15 @@ export type LocalTrackingTarget =
   | { kind: "sqlite"; path: string }
   | { kind: "file"; path: string };
 
+/** A parsed tracking URI: a local store, or a REST server (`http(s)://`, `databricks…`). */
+export type TrackingTarget = LocalTrackingTarget | { kind: "rest"; uri: string };
+
 /**
  * Parses a tracking URI into the store it names; local paths are made absolute against `cwd`.
  *
  * @param uri The tracking URI.
  * @param cwd Directory relative paths belong to.
- * @returns The store kind and path.
+ * @returns The store kind and path (or the URI of a REST server).
  * @throws {ExecutionException} For schemes this version cannot write to.
  *
  * @example
@@ -69,12 +73,13 @@ export type LocalTrackingTarget =
  * console.assert(t.kind === "sqlite" && t.path === "/work/mlflow.db");
  * ```
  */
-export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget {
+export function parseTrackingUri(uri: string, cwd: string): TrackingTarget {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri);
   const scheme = m ? m[1]!.toLowerCase() : "";
-  if (uri === "databricks" || scheme === "databricks") {
+  if (uri === "databricks" || scheme === "databricks") return { kind: "rest", uri };
+  if (uri === "databricks-uc" || scheme === "databricks-uc") {
     throw new ExecutionException(
-      `Tracking URI '${uri}' is not supported yet: Databricks tracking arrives in a later release; use a sqlite:/// or file: URI`,
+      `Tracking URI '${uri}' is a model registry URI: use 'databricks' or 'databricks://<profile>' for tracking`,
     );
   }
   if (scheme === "") return { kind: "file", path: resolve(cwd, uri) };
@@ -104,9 +109,10 @@ export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget 
     return { kind: "sqlite", path: isAbsolute(path) ? path : resolve(cwd, path) };
   }
   if (scheme === "http" || scheme === "https") {
-    throw new ExecutionException(
-      `Tracking URI '${uri}' is not supported yet: '${scheme}' tracking servers arrive in a later release; use a sqlite:/// or file: URI`,
-    );
+    if (!/^https?:\/\/[^/?#]+/i.test(uri)) {
+      throw new ExecutionException(`Invalid tracking URI '${uri}': an ${scheme} URI needs a host`);
+    }
+    return { kind: "rest", uri };
   }
   if (/^(postgresql|mysql|mssql)(\+.*)?$/.test(scheme)) {
     throw new ExecutionException(
@@ -116,11 +122,24 @@ export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget 
   throw new ExecutionException(`Tracking URI '${uri}' has an unsupported scheme '${scheme}'`);
 }
 
+/** Options of {@linkcode openTrackingStore}. */
+export interface OpenTrackingStoreOptions {
+  /** Directory relative paths belong to (default the process cwd). */
+  cwd?: string;
+  /** Environment with credentials and HTTP settings for REST stores (default the process env). */
+  env?: Record<string, string>;
+  /** Receives retry warnings of REST stores. */
+  reporter?: Reporter;
+  /** Aborting stops REST requests (not the recording of a terminal status). */
+  signal?: AbortSignal;
+}
+
 /**
- * Opens the tracking store a URI names.
+ * Opens the tracking store a URI names. The REST store (`http(s)://`, `databricks…`) is loaded
+ * only when such a URI is used.
  *
  * @param uri The tracking URI.
- * @param options `cwd` that relative paths belong to.
+ * @param options `cwd` that relative paths belong to; `env`, `reporter`, `signal` for REST.
  * @returns The store; `store.uri` is the absolute URI to hand to the child.
  *
  * @example
@@ -132,9 +151,17 @@ export function parseTrackingUri(uri: string, cwd: string): LocalTrackingTarget 
  */
 export async function openTrackingStore(
   uri: string,
-  options: { cwd?: string } = {},
+  options: OpenTrackingStoreOptions = {},
 ): Promise<TrackingStore> {
   const target = parseTrackingUri(uri, options.cwd ?? Deno.cwd());
+  if (target.kind === "rest") {
+    const { openRestStore } = await import("./rest_store.ts");
+    return openRestStore(target.uri, {
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      ...(options.reporter !== undefined ? { reporter: options.reporter } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+  }
   if (target.kind === "sqlite") {
     const { SqliteStore } = await import("./sqlite_store.ts");
     return new SqliteStore(target.path);

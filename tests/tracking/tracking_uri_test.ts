@@ -157,33 +157,30 @@ Deno.test("parseTrackingUri() refuses a file URI with a remote host", () => {
   );
 });
 
-Deno.test("parseTrackingUri() says http, https and databricks tracking is not supported yet", () => {
+Deno.test("parseTrackingUri() names http, https and databricks URIs as REST stores", () => {
   for (
     const uri of [
       "http://127.0.0.1:5000",
-      "https://mlflow.example.com",
+      "https://mlflow.example.com/prefix/",
       "databricks://profile",
     ]
   ) {
-    assert.throws(
-      () => parseTrackingUri(uri, "/work"),
-      (e: Error) =>
-        e instanceof ExecutionException && e.exitCode === 1 &&
-        e.message.includes(`'${uri}'`) && e.message.includes("is not supported yet"),
-      uri,
-    );
+    assert.deepEqual(parseTrackingUri(uri, "/work"), { kind: "rest", uri });
   }
+  assert.throws(
+    () => parseTrackingUri("http:///nohost", "/work"),
+    (e: Error) => e instanceof ExecutionException && e.message.includes("'http:///nohost'"),
+  );
+  assert.throws(
+    () => parseTrackingUri("databricks-uc", "/work"),
+    (e: Error) => e instanceof ExecutionException && e.message.includes("model registry"),
+  );
 });
 
 Deno.test("parseTrackingUri() treats the bare string 'databricks' as Databricks, not as a path", () => {
   // MLflow: "The exact string `databricks` counts as Databricks" (reference §1.3). It must not
   // become a file store at <cwd>/databricks.
-  assert.throws(
-    () => parseTrackingUri("databricks", "/work"),
-    (e: Error) =>
-      e instanceof ExecutionException && e.message.includes("'databricks'") &&
-      e.message.includes("is not supported yet"),
-  );
+  assert.deepEqual(parseTrackingUri("databricks", "/work"), { kind: "rest", uri: "databricks" });
 });
 
 Deno.test("parseTrackingUri() says postgresql, mysql and mssql are not supported", () => {
@@ -269,8 +266,12 @@ Deno.test("openTrackingStore() on the resolved default URI gives an absolute URI
 Deno.test("openTrackingStore() rejects unsupported URIs before touching the disk", async () => {
   await using tmp = await tempDir();
   await assert.rejects(
-    () => openTrackingStore("http://127.0.0.1:5000", { cwd: tmp.path }),
-    /not supported yet/,
+    () => openTrackingStore("postgresql://u@h/db", { cwd: tmp.path }),
+    /not supported/,
   );
+  // A REST URI opens without a request and without writing anything.
+  const store = await openTrackingStore("http://127.0.0.1:9", { cwd: tmp.path, env: {} });
+  assert.equal(store.uri, "http://127.0.0.1:9");
+  store.close();
   assert.deepEqual([...Deno.readDirSync(tmp.path)], []);
 });

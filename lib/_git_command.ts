@@ -1,0 +1,75 @@
+/**
+ * Running `git` for fetches: the caller's environment (credential helpers, SSH agent,
+ * `GIT_SSH_COMMAND`), no prompts when there is no terminal, and a remote URL handed over in the
+ * environment (`GIT_CONFIG_*`) instead of argv so credentials never show up in `ps`.
+ *
+ * @module
+ */
+import { type CommandOutput, runCommand } from "./run_command.ts";
+
+/** Options of {@linkcode git}. */
+export interface GitOptions {
+  /** The caller's environment (default the process environment). */
+  env?: Record<string, string> | undefined;
+  /** Working directory. */
+  cwd?: string;
+  /** Defines the remote `origin` with this URL for this one command (kept out of argv). */
+  remoteUrl?: string;
+  /** Show git's own progress on our stderr (only used on a terminal). */
+  progress?: boolean;
+  /** Aborting stops git. */
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Runs `git` with the given arguments and captures its output.
+ *
+ * @param args Arguments after `git`.
+ * @param options Environment, cwd, remote URL, progress, abort signal.
+ * @returns The output (never throws for a non-zero exit).
+ *
+ * @example
+ * ```ts ignore
+ * const out = await git(["ls-remote", "origin", "HEAD"], { remoteUrl: "https://h/r.git" });
+ * ```
+ */
+export async function git(args: string[], options: GitOptions = {}): Promise<CommandOutput> {
+  const env = { ...(options.env ?? Deno.env.toObject()) };
+  if (env.GIT_TERMINAL_PROMPT === undefined && !Deno.stdin.isTerminal()) {
+    env.GIT_TERMINAL_PROMPT = "0";
+  }
+  if (options.remoteUrl !== undefined) {
+    const count = Number(env.GIT_CONFIG_COUNT ?? "0") || 0;
+    env[`GIT_CONFIG_KEY_${count}`] = "remote.origin.url";
+    env[`GIT_CONFIG_VALUE_${count}`] = options.remoteUrl;
+    env.GIT_CONFIG_COUNT = String(count + 1);
+  }
+  return await runCommand("git", args, {
+    env,
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    ...(options.progress === true ? { echoStderr: true } : {}),
+  });
+}
+
+/**
+ * The most useful part of git's error output on one line: the first `fatal:`/`error:` line and
+ * up to two lines after it, else the last non-empty line.
+ *
+ * @param stderr Git's stderr.
+ * @returns One line.
+ *
+ * @example
+ * ```ts
+ * import { gitErrorLine } from "./_git_command.ts";
+ * console.assert(gitErrorLine("hint: x\nfatal: nope\n") === "fatal: nope");
+ * ```
+ */
+export function gitErrorLine(stderr: string): string {
+  const lines = stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l !== "");
+  const first = lines.findIndex((l) => /^(fatal|error):/.test(l));
+  if (first === -1) return lines[lines.length - 1] ?? "git failed";
+  return lines.slice(first, first + 3).filter((l) => !/^(hint|Please make sure)\b/.test(l)).join(
+    " ",
+  );
+}

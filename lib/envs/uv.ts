@@ -1,0 +1,97 @@
+/**
+ * The `uv` manager: `uv venv <dir> --python <interpreter>`, then `uv pip install` of
+ * `build_dependencies` and `dependencies` (uv's own configuration applies: `uv.toml`, `UV_*`).
+ *
+ * @module
+ */
+import { ExecutionException } from "../errors.ts";
+import { installRequirements, runStep } from "./_install.ts";
+import { which } from "./_which.ts";
+import type { BuildOptions, Environment } from "./env_cache.ts";
+import type { PythonInterpreter } from "./python_finder.ts";
+import type { ResolvedRequirements } from "./python_env_spec.ts";
+import { venvActivation } from "./virtualenv.ts";
+
+/**
+ * Finds the `uv` executable.
+ *
+ * @param env The caller's environment.
+ * @returns The path of `uv`.
+ * @throws {ExecutionException} When `uv` is not on `PATH`.
+ *
+ * @example
+ * ```ts ignore
+ * import { findUv } from "./uv.ts";
+ * findUv(Deno.env.toObject()); // "/usr/local/bin/uv"
+ * ```
+ */
+export function findUv(env: Record<string, string>): string {
+  const uv = which("uv", { path: env.PATH });
+  if (uv === undefined) {
+    throw new ExecutionException(
+      "Could not find the uv executable on PATH: install uv (https://docs.astral.sh/uv/getting-started/installation/) or use `--env-manager virtualenv`",
+    );
+  }
+  return uv;
+}
+
+/**
+ * Describes a uv environment (nothing is built until the cache asks).
+ *
+ * @param python The base interpreter.
+ * @param requirements What to install.
+ * @param options The project directory (installs run there) and the `uv` executable.
+ * @returns The environment.
+ *
+ * @example
+ * ```ts ignore
+ * import { uvEnvironment } from "./uv.ts";
+ * const environment = uvEnvironment(python, requirements, { projectDir, uv: "/usr/bin/uv" });
+ * ```
+ */
+export function uvEnvironment(
+  python: PythonInterpreter,
+  requirements: ResolvedRequirements,
+  options: { projectDir: string; uv: string },
+): Environment {
+  const { uv } = options;
+  return {
+    manager: "uv",
+    python,
+    fingerprint: [
+      "tool uv",
+      "build_dependencies",
+      ...requirements.build,
+      "dependencies",
+      ...requirements.dependencies,
+      "files",
+      ...requirements.fingerprint,
+    ],
+    async build(dir: string, build: BuildOptions): Promise<void> {
+      const steps = {
+        env: { ...build.env, ...venvActivation(dir, build.env) },
+        cwd: options.projectDir,
+        reporter: build.reporter,
+        ...(build.signal !== undefined ? { signal: build.signal } : {}),
+      };
+      await runStep("[1/3] creating the uv venv", [uv, "venv", dir, `--python=${python.path}`], {
+        ...steps,
+        env: build.env,
+      });
+      const install = [uv, "pip", "install", `--python=${dir}/bin/python`];
+      await installRequirements(
+        "[2/3] installing build dependencies",
+        requirements.build,
+        install,
+        steps,
+      );
+      await installRequirements(
+        "[3/3] installing dependencies",
+        requirements.dependencies,
+        install,
+        steps,
+      );
+    },
+    activate: venvActivation,
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The one HTTP helper: retries, Retry-After, timeouts, MLflow's env settings, TLS clients.
+ */
+import assert from "node:assert/strict";
+import {
+  basicAuthorization,
+  createTlsClient,
+  httpRequest,
+  HttpRequestError,
+  httpRetryOptionsFromEnv,
+  HttpSettingError,
+  splitPem,
+} from "../lib/http_client.ts";
+import { tempDir } from "./_helpers/cli.ts";
+import { makeTestCertificates } from "./fakes/test_certificates.ts";
+
+function serve(
+  handler: (n: number, req: Request) => Response | Promise<Response>,
+  tls?: { cert: string; key: string },
+) {
+  let n = 0;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...(tls ?? {}) },
+    (req) => handler(++n, req),
+  );
+  const port = (server.addr as Deno.NetAddr).port;
+  return Promise.resolve({
+    url: `${tls ? "https" : "http"}://127.0.0.1:${port}/`,
+    count: () => n,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown();
+    },
+  });
+}
+
+const FAST = { backoffFactor: 0.001, backoffJitter: 0 };
+
+Deno.test("httpRetryOptionsFromEnv() has MLflow's defaults and limits, fractions allowed", () => {
+  assert.deepEqual(httpRetryOptionsFromEnv({}), {
+    maxRetries: 7,
+    backoffFactor: 2,
+    backoffJitter: 1,
+    timeoutMs: 120_000,
+  });
+  assert.deepEqual(
+    httpRetryOptionsFromEnv({
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
+      MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: "0.05",
+      MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: "0",
+      MLFLOW_HTTP_REQUEST_TIMEOUT: "1.5",
+    }),
+    { maxRetries: 0, backoffFactor: 0.05, backoffJitter: 0, timeoutMs: 1500 },
+  );
+  assert.equal(
+    httpRetryOptionsFromEnv({
+      MLFLOW_HTTP_REQUEST_MAX_RETRIES: "12",
+      _MLFLOW_HTTP_REQUEST_MAX_RETRIES_LIMIT: "20",
+    }).maxRetries,
+    12,
+  );
+  for (
+    const [k, v] of [
+      ["MLFLOW_HTTP_REQUEST_MAX_RETRIES", "10"],
+      ["MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1.5"],
+      ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "120"],
+      ["MLFLOW_HTTP_REQUEST_TIMEOUT", "-1"],
+      ["MLFLOW_HTTP_REQUEST_TIMEOUT", "abc"],
+    ]
+  ) {
+    assert.throws(
+      () => httpRetryOptionsFromEnv({ [k!]: v! }),
+      (e: Error) =>
+        e instanceof HttpSettingError && e.message.includes(`${k} must be`) &&
+        e.message.includes(`'${v}'`),
+    );
+  }
+});
+
+Deno.test("httpRequest() retries 5xx and POSTs, then returns the last answer when retries run out", async () => {
+  await using ok = await serve((n) =>
+    new Response(n < 3 ? "busy" : "done", { status: n < 3 ? 503 : 200 })
+  );
+  const res = await httpRequest(ok.url, { ...FAST, method: "POST", body: "x", maxRetries: 3 });
+  assert.equal(await res.text(), "done");
+  assert.equal(ok.count(), 3);
+  await using bad = await serve(() => new Response("no", { status: 500 }));
+  const last = await httpRequest(bad.url, { ...FAST, maxRetries: 2 });
+  assert.equal(last.status, 500);
+  await last.body?.cancel();
+  assert.equal(bad.count(), 3);
+  await using notFound = await serve(() => new Response("?", { status: 404 }));
+  const nf = await httpRequest(notFound.url, { ...FAST, maxRetries: 5 });
+  assert.equal(nf.status, 404);
+  await nf.body?.cancel();
+  assert.equal(notFound.count(), 1);
+});
+
+Deno.test("httpRequest() lets Retry-After replace the backoff on 429", async () => {
+  await using s = await serve((n) =>
+    n === 1
+      ? new Response("", { status: 429, headers: { "retry-after": "0.3" } })
+      : new Response("ok")
+  );
+  const started = performance.now();
+  const res = await httpRequest(s.url, { backoffFactor: 100, backoffJitter: 0, maxRetries: 2 });
+  await res.body?.cancel();
+  const took = performance.now() - started;
+  assert.ok(took >= 290 && took < 5000, String(took));
+});
+
+Deno.test("httpRequest() times out per attempt and names the timeout, and fails on refused connections", async () => {
+  await using slow = await serve(async () => {
+    await new Promise((r) => setTimeout(r, 600));
+    return new Response("late");
+  });
+  await assert.rejects(
+    () => httpRequest(slow.url, { ...FAST, timeoutMs: 100, maxRetries: 1 }),
+    (e: Error) => e instanceof HttpRequestError && e.message.includes("timed out after 0.1 s"),
+  );
+  const retries: string[] = [];
+  await assert.rejects(
+    () =>
+      httpRequest("http://127.0.0.1:9/", {
+        ...FAST,
+        maxRetries: 2,
+        onRetry: (_n, why) => retries.push(why),
+      }),
+    (e: Error) => e instanceof HttpRequestError && e.message.includes("(after 3 attempts)"),
+  );
+  assert.equal(retries.length, 2);
+});
+
+Deno.test("createTlsClient() trusts a CA file and splitPem() separates certificate and key", async () => {
+  await using dir = await tempDir();
+  const certs = await makeTestCertificates(dir.path);
+  await using s = await serve(() => new Response("secure"), {
+    cert: certs.serverCert,
+    key: certs.serverKey,
+  });
+  const client = createTlsClient({ caCertPath: certs.caCertPath })!;
+  try {
+    assert.equal(await (await httpRequest(s.url, { client, maxRetries: 0 })).text(), "secure");
+  } finally {
+    client.close();
+  }
+  await assert.rejects(() => httpRequest(s.url, { maxRetries: 0 }), HttpRequestError);
+  const { certs: c, key } = splitPem(await Deno.readTextFile(certs.clientPemPath));
+  assert.match(c, /^-----BEGIN CERTIFICATE-----/);
+  assert.match(key, /^-----BEGIN PRIVATE KEY-----/);
+  assert.equal(createTlsClient({}), undefined);
+  assert.throws(
+    () => createTlsClient({ caCertPath: `${dir.path}/missing.pem` }),
+    /Cannot read CA certificate file/,
+  );
+  assert.equal(basicAuthorization("user", "pässword"), `Basic ${btoa("user:p\u00c3\u00a4ssword")}`);
+});
