@@ -20,8 +20,8 @@ Options:
   -h, --help       Show this message and exit.
 
 Commands:
-  env  List and remove cached project environments.
-  run  Run an MLflow project from a local directory.
+  env  List, remove and garbage-collect cached Python environments.
+  run  Run an MLflow project from a directory, git repository or archive.
 `;
 
 const ENV_HELP = `Usage: mlproject env COMMAND [ARGS]...
