@@ -39,6 +39,14 @@ export interface PathDownload {
   options: DownloadOptions;
 }
 
+/** Local copies of remote `path` values. */
+export interface DownloadedPaths {
+  /** Local path by parameter name. */
+  paths: Map<string, string>;
+  /** The per-run directory holding them, when anything was downloaded. */
+  dir: string | undefined;
+}
+
 /**
  * Downloads every remote `path` value of an entry point and returns the local copies by
  * parameter name. Local values are left to {@linkcode EntryPoint.computeParameters}.
@@ -46,7 +54,7 @@ export interface PathDownload {
  * @param entryPoint The entry point.
  * @param values Its raw parameter values.
  * @param options Where to download and with which credentials.
- * @returns Local path by parameter name (empty when nothing is remote).
+ * @returns Local paths by parameter name, and the directory they are in.
  * @throws {ExecutionException} For schemes that cannot be downloaded, or a failed download.
  *
  * @example
@@ -58,7 +66,7 @@ export async function downloadRemotePaths(
   entryPoint: EntryPoint,
   values: ParameterValues,
   options: DownloadOptions,
-): Promise<Map<string, string>> {
+): Promise<DownloadedPaths> {
   const out = new Map<string, string>();
   let runDir: string | undefined;
   let index = -1;
@@ -85,7 +93,7 @@ export async function downloadRemotePaths(
     const request: PathDownload = { value, name: spec.name, targetDir, options };
     out.set(spec.name, await downloadOne(request));
   }
-  return out;
+  return { paths: out, dir: runDir };
 }
 
 function downloadOne(request: PathDownload): Promise<string> {

@@ -211,6 +211,14 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   let store: TrackingStore | undefined;
   let runInfo: RunInfo | undefined;
   let launched = false;
+  // Downloads into a temp dir are removed with the run; under --storage-dir they are kept.
+  let downloadDir: string | undefined;
+  const cleanup = async () => {
+    await fetched.cleanup();
+    if (downloadDir !== undefined && !options.keepWorkDir) {
+      await Deno.remove(downloadDir, { recursive: true }).catch(() => {});
+    }
+  };
   try {
     const project = loadProject(fetched.workDir);
     const entryPoint = findEntryPoint(project, entryName, env);
@@ -224,9 +232,12 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       env,
       reporter,
     });
+    if (downloaded.dir !== undefined && options.storageDir === undefined) {
+      downloadDir = downloaded.dir;
+    }
     const values = entryPoint.computeParameters(parameters, {
       resolvePathsFrom: cwd,
-      downloaded,
+      downloaded: downloaded.paths,
     });
     const environment = await prepareEnvironment(project, envManager, {
       env,
@@ -283,7 +294,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       },
     });
     launched = true;
-    const ended = submitted.wait().finally(() => fetched.cleanup());
+    const ended = submitted.wait().finally(cleanup);
     if (options.signal !== undefined) {
       const onAbort = () => void submitted.cancel();
       if (options.signal.aborted) onAbort();
@@ -302,7 +313,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
         await markFailed(store, runInfo.runId);
       }
       store?.close();
-      await fetched.cleanup();
+      await cleanup();
     }
     throw e;
   }

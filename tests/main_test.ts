@@ -811,3 +811,62 @@ Deno.test("usage mistakes exit 2 with a one-line error", async () => {
     assert.match(out.stderr, /^Error: /);
   }
 });
+
+Deno.test("run downloads http(s) path parameters into --storage-dir, else into a temp dir it removes", async () => {
+  await using tmp = await tempDir();
+  await writeFiles(join(tmp.path, "served"), { "data.csv": "a,b\n1,2\n" });
+  const { startFileServer } = await import("./_helpers/file_server.ts");
+  await using server = startFileServer(join(tmp.path, "served"));
+  await writeFiles(join(tmp.path, "proj"), {
+    "MLproject": `entry_points:
+  main:
+    parameters:
+      name: string
+      data: path
+    command: "python3 -c 'import sys; print(sys.argv[1]); print(open(sys.argv[1]).read(), end=\\"\\")' {data}"
+`,
+  });
+  const url = `${server.url}data.csv`;
+  const store = join(tmp.path, "storage");
+  const kept = await runCli(
+    [
+      "run",
+      "proj",
+      "-P",
+      "name=x",
+      "-P",
+      `data=${url}`,
+      "--storage-dir",
+      store,
+      "--env-manager",
+      "local",
+    ],
+    { cwd: tmp.path },
+  );
+  assert.equal(kept.code, 0, kept.stderr);
+  const [path, ...content] = kept.stdout.split("\n");
+  assert.match(path!, new RegExp(`^${store}/[^/]+/param_1/data\\.csv$`));
+  assert.equal(content.join("\n"), "a,b\n1,2\n");
+  assert.equal(await Deno.readTextFile(path!), "a,b\n1,2\n");
+  assert.match(
+    kept.stderr,
+    /=== Created directory .* for downloading remote URIs passed to arguments of type 'path' ===/,
+  );
+  const [run] = await runRows(join(tmp.path, "mlflow.db"));
+  assert.equal((await paramsOf(join(tmp.path, "mlflow.db"), String(run?.run_uuid))).data, url);
+
+  const temp = await runCli(
+    ["run", "proj", "-P", "name=x", "-P", `data=${url}`, "--env-manager", "local"],
+    { cwd: tmp.path },
+  );
+  assert.equal(temp.code, 0, temp.stderr);
+  const tempPath = temp.stdout.split("\n")[0]!;
+  await assert.rejects(Deno.stat(tempPath));
+  const missing = await runCli(
+    ["run", "proj", "-P", "name=x", "-P", `data=${server.url}nope.csv`, "--env-manager", "local"],
+    { cwd: tmp.path },
+  );
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /404/);
+  assert.doesNotMatch(missing.stderr, /\n\s+at /);
+});
