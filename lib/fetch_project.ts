@@ -223,7 +223,13 @@ export async function fetchProject(
     await removeTemp();
     throw e;
   }
-  const source = await describeLocalSource(localDir, workDir, subdirectory, version);
+  const source = await describeLocalSource(
+    localDir,
+    workDir,
+    subdirectory,
+    version,
+    base.startsWith("file:") ? base : localDir,
+  );
   const keep = options.keepWorkDir === true;
   return {
     workDir,
@@ -369,6 +375,7 @@ async function describeLocalSource(
   workDir: string,
   subdirectory: string,
   version: string | undefined,
+  givenUri: string,
 ): Promise<ProjectSource> {
   const origin = await readGitInfo(localDir);
   const git = workDir === localDir ? origin : await readGitInfo(workDir);
@@ -380,7 +387,9 @@ async function describeLocalSource(
   }
   const source: ProjectSource = { name };
   if (git?.commit) source.commit = git.commit;
-  const repoUrl = origin?.repoUrl ?? git?.repoUrl;
+  // MLflow fetches a version of a repository without remotes through a remote it names after
+  // the URI, so that URI becomes the repo URL.
+  const repoUrl = origin?.repoUrl ?? (version && origin ? givenUri : git?.repoUrl);
   if (repoUrl) source.repoUrl = repoUrl;
   if (version && origin && await isLocalBranch(localDir, version)) source.branch = version;
   return source;

@@ -418,3 +418,26 @@ Deno.test("fetchProject() reports an unknown --version like MLflow and leaves th
   });
   assert.deepEqual(await repoState(repo.path), before);
 });
+
+Deno.test("fetchProject() records the file:// URI as repo URL for --version on a repo without remotes, as MLflow", async () => {
+  await using tmp = await tempDir();
+  const repo = `${tmp.path}/gitrepo`;
+  await writeFiles(repo, { "MLproject": "entry_points:\n  main:\n    command: 'true'\n" });
+  const env = {
+    GIT_AUTHOR_NAME: "t",
+    GIT_AUTHOR_EMAIL: "t@e",
+    GIT_COMMITTER_NAME: "t",
+    GIT_COMMITTER_EMAIL: "t@e",
+  };
+  for (const args of [["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "one"]]) {
+    assert.ok((await new Deno.Command("git", { args, cwd: repo, env }).output()).success);
+  }
+  const fetched = await fetchProject(`file://${repo}`, { version: "main", cwd: tmp.path });
+  try {
+    assert.equal(fetched.source.repoUrl, `file://${repo}`);
+    assert.equal(fetched.source.branch, "main");
+    assert.match(fetched.source.commit ?? "", /^[0-9a-f]{40}$/);
+  } finally {
+    await fetched.cleanup();
+  }
+});
