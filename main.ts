@@ -409,7 +409,13 @@ if (import.meta.main) {
       reportError(e);
       code = e.exitCode;
     } else {
-      printErr(`Error: unexpected failure: ${e instanceof Error ? e.stack ?? e.message : e}`);
+      const debug = /^(1|true)$/i.test(Deno.env.get("MLPROJECT_DEBUG") ?? "");
+      const detail = e instanceof Error ? (debug ? e.stack ?? e.message : e.message) : String(e);
+      printErr(
+        `Error: unexpected failure: ${debug ? detail : detail.split("\n")[0]}${
+          debug ? "" : " (set MLPROJECT_DEBUG=1 for a stack trace)"
+        }`,
+      );
       code = 1;
     }
   }

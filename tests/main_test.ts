@@ -870,3 +870,36 @@ Deno.test("run downloads http(s) path parameters into --storage-dir, else into a
   assert.match(missing.stderr, /404/);
   assert.doesNotMatch(missing.stderr, /\n\s+at /);
 });
+
+for (const kind of ["sqlite", "file"] as const) {
+  Deno.test(`concurrent runs into a new ${kind} store all succeed and are all recorded`, async () => {
+    await using tmp = await tempDir();
+    const project = await makeProject(tmp.path);
+    const uri = kind === "sqlite" ? `sqlite:///${tmp.path}/new.db` : `${tmp.path}/mlruns`;
+    const outs = await Promise.all(
+      Array.from(
+        { length: 6 },
+        () =>
+          runCli(["run", project, "-e", "argv", "-P", "x=1", "--env-manager", "local", "--json"], {
+            cwd: tmp.path,
+            env: cleanEnv({ MLFLOW_TRACKING_URI: uri }),
+          }),
+      ),
+    );
+    for (const out of outs) assert.equal(out.code, 0, out.stderr);
+    const ids = new Set(outs.map((o) => String(lastJson(o.stdout).run_id)));
+    assert.equal(ids.size, 6);
+    if (kind === "sqlite") {
+      assert.equal((await runRows(`${tmp.path}/new.db`)).length, 6);
+      const exps = await sqliteRows(`${tmp.path}/new.db`, "SELECT * FROM experiments");
+      assert.equal(exps.length, 1);
+    } else {
+      for (const id of ids) {
+        const meta = await Deno.readTextFile(`${tmp.path}/mlruns/0/${id}/meta.yaml`);
+        assert.match(meta, /status: 3\n/);
+      }
+      const entries = [...Deno.readDirSync(`${tmp.path}/mlruns/0`)].map((e) => e.name);
+      assert.deepEqual(entries.filter((n) => !ids.has(n)), ["meta.yaml"]);
+    }
+  });
+}

@@ -35,6 +35,37 @@ function readYaml(path: string): Record<string, PyValue> | undefined {
   }
 }
 
+/**
+ * Writes a file so that readers (the child's MLflow) never see it half-written: a temp file is
+ * renamed into place, or hard-linked when `createNew` (then an existing file wins and `false` is
+ * returned).
+ */
+function writeFileAtomic(
+  path: string,
+  text: string,
+  options: { createNew?: boolean } = {},
+): boolean {
+  const tmp = `${path}.tmp-${crypto.randomUUID()}`;
+  Deno.writeTextFileSync(tmp, text);
+  try {
+    if (!options.createNew) {
+      Deno.renameSync(tmp, path);
+      return true;
+    }
+    try {
+      Deno.linkSync(tmp, path);
+      return true;
+    } catch (e) {
+      if (e instanceof Deno.errors.AlreadyExists) return false;
+      throw e;
+    }
+  } finally {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* renamed */ }
+  }
+}
+
 function isDir(path: string): boolean {
   try {
     return Deno.statSync(path).isDirectory;
@@ -128,7 +159,8 @@ export class FileStore implements TrackingStore {
     const dir = join(this.#root, id);
     Deno.mkdirSync(dir, { recursive: true });
     const now = Date.now();
-    Deno.writeTextFileSync(
+    // A concurrent runner may create experiment 0 at the same moment: the first one wins.
+    writeFileAtomic(
       join(dir, "meta.yaml"),
       dumpYaml({
         artifact_location: `${this.#rootUri}/${id}`,
@@ -230,7 +262,7 @@ export class FileStore implements TrackingStore {
       userId: request.userId,
       lifecycleStage: "active",
     };
-    Deno.writeTextFileSync(
+    writeFileAtomic(
       join(dir, "meta.yaml"),
       this.#runMeta(runId, exp.experimentId, info, true),
     );
@@ -313,7 +345,7 @@ export class FileStore implements TrackingStore {
       if (key === "mlflow.runName") {
         const info = this.#readRun(dir)!;
         info.runName = value;
-        Deno.writeTextFileSync(
+        writeFileAtomic(
           join(dir, "meta.yaml"),
           this.#runMeta(runId, info.experimentId, info, false),
         );
@@ -327,7 +359,7 @@ export class FileStore implements TrackingStore {
     const info = this.#readRun(dir)!;
     info.status = status;
     info.endTime = endTime;
-    Deno.writeTextFileSync(
+    writeFileAtomic(
       join(dir, "meta.yaml"),
       this.#runMeta(runId, info.experimentId, info, false),
     );
@@ -340,7 +372,7 @@ export class FileStore implements TrackingStore {
     if (isTerminal(info.status)) return Promise.resolve(info.status);
     info.status = status;
     info.endTime = endTime;
-    Deno.writeTextFileSync(
+    writeFileAtomic(
       join(dir, "meta.yaml"),
       this.#runMeta(runId, info.experimentId, info, false),
     );

@@ -66,11 +66,18 @@ export class SqliteStore implements TrackingStore {
     this.#initialize();
   }
 
-  #initialize(): void {
-    const tables = this.#db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+  #tableNames(): string[] {
+    return this.#db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
       .map((r) => String((r as Row).name));
+  }
+
+  #initialize(): void {
+    let tables = this.#tableNames();
     if (tables.length === 0) {
+      // Check again under the write lock: a concurrent runner may have created the schema.
       this.#transaction(() => {
+        tables = this.#tableNames();
+        if (tables.length > 0) return;
         for (const ddl of MLFLOW_SCHEMA_DDL) this.#db.exec(ddl);
         this.#db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)")
           .run(MLFLOW_SCHEMA_REVISION);
@@ -83,8 +90,10 @@ export class SqliteStore implements TrackingStore {
           creation_time: now,
           last_update_time: now,
         });
+        tables = ["runs", "experiments"];
       });
-    } else if (!tables.includes("runs") || !tables.includes("experiments")) {
+    }
+    if (!tables.includes("runs") || !tables.includes("experiments")) {
       throw new ExecutionException(
         `Tracking database '${this.#path}' is not an MLflow database: it has no 'runs' or 'experiments' table`,
       );

@@ -14,7 +14,10 @@ Deno.test("mlproject env, env list/rm/gc --help print usage and exit 0", async (
     assert.match(out.stdout, new RegExp(`^Usage: mlproject env ${sub} `), sub);
   }
   const main = await runCli(["--help"], { cwd: tmp.path, env });
-  assert.match(main.stdout, /\n {2}env {2}List and remove cached project environments\./);
+  assert.match(
+    main.stdout,
+    /\n {2}env {2}List, remove and garbage-collect cached Python environments\./,
+  );
 });
 
 Deno.test("mlproject env usage mistakes exit 2 with a one-line error; an unknown key exits 1", async () => {
