@@ -34,7 +34,8 @@ export class ExecutionException extends MlprojectError {
    * @example
    * ```ts
    * import { ExecutionException } from "./errors.ts";
-   * throw new ExecutionException("Run (ID 'abc') failed");
+   * const e = new ExecutionException("Run (ID 'abc') failed");
+   * console.assert(e.exitCode === 1);
    * ```
    */
   constructor(message: string, options?: ErrorOptions) {
@@ -51,7 +52,8 @@ export class UsageError extends MlprojectError {
    * @example
    * ```ts
    * import { UsageError } from "./errors.ts";
-   * throw new UsageError("Repeated parameter: 'name'");
+   * const e = new UsageError("Repeated parameter: 'name'");
+   * console.assert(e.exitCode === 2);
    * ```
    */
   constructor(message: string, options?: ErrorOptions) {
@@ -68,7 +70,8 @@ export class InterruptedError extends MlprojectError {
    * @example
    * ```ts
    * import { InterruptedError } from "./errors.ts";
-   * throw new InterruptedError("Run (ID 'abc') was killed");
+   * const e = new InterruptedError("Run (ID 'abc') was killed");
+   * console.assert(e.exitCode === 130);
    * ```
    */
   constructor(message: string) {
