@@ -69,7 +69,13 @@ export function gitErrorLine(stderr: string): string {
   const lines = stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l !== "");
   const first = lines.findIndex((l) => /^(fatal|error):/.test(l));
   if (first === -1) return lines[lines.length - 1] ?? "git failed";
-  return lines.slice(first, first + 3).filter((l) => !/^(hint|Please make sure)\b/.test(l)).join(
-    " ",
-  );
+  // Keep the error and the "fatal:"/"error:" lines right after it; drop git's advice
+  // ("Please make sure you have the correct access rights / and the repository exists.").
+  const kept = lines.slice(0, first).filter((l) => /^ssh:/.test(l));
+  kept.push(lines[first]!);
+  for (const line of lines.slice(first + 1, first + 3)) {
+    if (!/^(fatal|error):/.test(line)) break;
+    kept.push(line);
+  }
+  return kept.join(" ");
 }

@@ -145,6 +145,10 @@ export async function httpRequest(
       lastError = timeout.aborted
         ? new HttpRequestError(url, `timed out after ${timeoutMs / 1000} s`)
         : e;
+      // A host name that does not resolve will not resolve on the next try either.
+      if (!timeout.aborted && /dns error|failed to lookup address/i.test(describeError(e))) {
+        throw new HttpRequestError(url, describeError(e), { cause: e });
+      }
       if (attempt < maxRetries) {
         options.onRetry?.(attempt + 1, describeError(e), 0);
       }

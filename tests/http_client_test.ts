@@ -154,3 +154,19 @@ Deno.test("createTlsClient() trusts a CA file and splitPem() separates certifica
   );
   assert.equal(basicAuthorization("user", "pässword"), `Basic ${btoa("user:p\u00c3\u00a4ssword")}`);
 });
+
+Deno.test("httpRequest() does not retry a host name that does not resolve", async () => {
+  const { httpRequest, HttpRequestError } = await import("../lib/http_client.ts");
+  let retries = 0;
+  const started = performance.now();
+  await assert.rejects(
+    httpRequest("http://no-such-host.invalid/x", {
+      maxRetries: 5,
+      backoffFactor: 1,
+      onRetry: () => retries++,
+    }),
+    HttpRequestError,
+  );
+  assert.equal(retries, 0);
+  assert.ok(performance.now() - started < 5000);
+});
