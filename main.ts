@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MlprojectError, UsageError } from "./lib/errors.ts";
+import { InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
 import { printErr, printOut, stderrReporter } from "./lib/output.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -257,6 +257,35 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
   }
   const { run, waitForRun } = await import("./lib/run.ts");
   const reporter = stderrReporter();
+  // SIGINT/SIGTERM stop a fetch or environment build in progress, and cancel a launched run
+  // (its whole process group, recorded KILLED).
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  try {
+    return await runAndReport(args, env, { run, waitForRun, reporter, signal: interrupt.signal });
+  } catch (e) {
+    if (interrupt.signal.aborted && !(e instanceof MlprojectError && e.exitCode === 130)) {
+      throw new InterruptedError("Interrupted before the run started");
+    }
+    throw e;
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  }
+}
+
+async function runAndReport(
+  args: RunArgs,
+  env: Record<string, string>,
+  deps: {
+    run: typeof import("./lib/run.ts").run;
+    waitForRun: typeof import("./lib/run.ts").waitForRun;
+    reporter: ReturnType<typeof stderrReporter>;
+    signal: AbortSignal;
+  },
+): Promise<number> {
+  const { run, waitForRun, reporter } = deps;
   const submitted = await run(args.uri, {
     entryPoint: args.entryPoint,
     ...(args.version !== undefined ? { version: args.version } : {}),
@@ -276,10 +305,8 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
     env,
     reporter,
     stdout: args.json ? "stderr" : "inherit",
+    signal: deps.signal,
   });
-  const onSignal = () => void submitted.cancel();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
   let code = 0;
   try {
     await waitForRun(submitted, { reporter });
@@ -287,8 +314,6 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
     if (!(e instanceof MlprojectError)) throw e;
     reportError(e);
     code = e.exitCode;
-  } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
   }
   if (args.json) {
     printOut(JSON.stringify({
