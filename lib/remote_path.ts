@@ -91,7 +91,13 @@ export async function downloadRemotePaths(
     const targetDir = join(runDir, `param_${index}`);
     await Deno.mkdir(targetDir);
     const request: PathDownload = { value, name: spec.name, targetDir, options };
-    out.set(spec.name, await downloadOne(request));
+    try {
+      out.set(spec.name, await downloadOne(request));
+    } catch (e) {
+      // The run will not start: leave nothing behind.
+      await Deno.remove(runDir, { recursive: true }).catch(() => {});
+      throw e;
+    }
   }
   return { paths: out, dir: runDir };
 }

@@ -294,19 +294,31 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       },
     });
     launched = true;
+    // The run counts as ended once its temporary checkout and downloads are removed too, so a
+    // caller that exits right after `wait()` leaves nothing behind.
     const ended = submitted.wait().finally(cleanup);
+    ended.catch(() => {});
+    const handle: SubmittedRun = {
+      runId: submitted.runId,
+      experimentId: submitted.experimentId,
+      trackingUri: submitted.trackingUri,
+      ...(submitted.environment !== undefined ? { environment: submitted.environment } : {}),
+      wait: () => ended,
+      getStatus: () => submitted.getStatus(),
+      cancel: async () => {
+        await submitted.cancel();
+        await ended.catch(() => {});
+      },
+    };
     if (options.signal !== undefined) {
-      const onAbort = () => void submitted.cancel();
+      const onAbort = () => void handle.cancel();
       if (options.signal.aborted) onAbort();
       else options.signal.addEventListener("abort", onAbort, { once: true });
       ended.finally(() => options.signal!.removeEventListener("abort", onAbort)).catch(() => {});
     }
-    if (options.synchronous === false) {
-      ended.catch(() => {});
-      return submitted;
-    }
+    if (options.synchronous === false) return handle;
     await ended;
-    return await waitForRun(submitted, { reporter });
+    return await waitForRun(handle, { reporter });
   } catch (e) {
     if (!launched) {
       if (store !== undefined && runInfo !== undefined && !options.runId) {

@@ -44,6 +44,13 @@ entry_points:
   return project;
 }
 
+/** A temp dir for the CLI's own temporary files (TMPDIR), to check that it leaves none. */
+async function privateTmp(dir: string): Promise<string> {
+  const path = join(dir, "private-tmp");
+  await Deno.mkdir(path, { recursive: true });
+  return path;
+}
+
 function lastJson(stdout: string): Record<string, unknown> {
   const lines = stdout.trim().split("\n");
   return JSON.parse(lines[lines.length - 1]!);
@@ -500,8 +507,9 @@ Deno.test("run records git commit, repo URL and source name for a project in a g
     "--env-manager",
     "local",
     "--json",
-  ], { cwd: tmp.path });
+  ], { cwd: tmp.path, env: cleanEnv({ TMPDIR: await privateTmp(tmp.path) }) });
   assert.equal(v.code, 0, v.stderr);
+  assert.deepEqual([...Deno.readDirSync(join(tmp.path, "private-tmp"))], [], "checkout removed");
   const vtags = await tagsOf(join(tmp.path, "mlflow.db"), String(lastJson(v.stdout).run_id));
   assert.equal(vtags["mlflow.source.git.commit"], await git("rev-parse", "feature"));
   assert.equal(vtags["mlflow.source.git.branch"], "feature");
@@ -855,20 +863,22 @@ Deno.test("run downloads http(s) path parameters into --storage-dir, else into a
   const [run] = await runRows(join(tmp.path, "mlflow.db"));
   assert.equal((await paramsOf(join(tmp.path, "mlflow.db"), String(run?.run_uuid))).data, url);
 
+  const privateTmpDir = await privateTmp(tmp.path);
   const temp = await runCli(
     ["run", "proj", "-P", "name=x", "-P", `data=${url}`, "--env-manager", "local"],
-    { cwd: tmp.path },
+    { cwd: tmp.path, env: cleanEnv({ TMPDIR: privateTmpDir }) },
   );
   assert.equal(temp.code, 0, temp.stderr);
   const tempPath = temp.stdout.split("\n")[0]!;
   await assert.rejects(Deno.stat(tempPath));
   const missing = await runCli(
     ["run", "proj", "-P", "name=x", "-P", `data=${server.url}nope.csv`, "--env-manager", "local"],
-    { cwd: tmp.path },
+    { cwd: tmp.path, env: cleanEnv({ TMPDIR: privateTmpDir }) },
   );
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /404/);
   assert.doesNotMatch(missing.stderr, /\n\s+at /);
+  assert.deepEqual([...Deno.readDirSync(privateTmpDir)], [], "no download dir left behind");
 });
 
 for (const kind of ["sqlite", "file"] as const) {
