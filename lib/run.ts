@@ -211,6 +211,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   let store: TrackingStore | undefined;
   let runInfo: RunInfo | undefined;
   let launched = false;
+  const setup = new AbortController();
+  const onSetupAbort = () => setup.abort();
+  if (options.signal?.aborted) setup.abort();
+  options.signal?.addEventListener("abort", onSetupAbort, { once: true });
   // Downloads into a temp dir are removed with the run; under --storage-dir they are kept.
   let downloadDir: string | undefined;
   const cleanup = async () => {
@@ -246,7 +250,14 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     });
     const command = environment.wrapCommand(entryPoint.renderCommand(values));
 
-    store = await openTrackingStore(trackingUri, { cwd, env, reporter });
+    store = await openTrackingStore(trackingUri, {
+      cwd,
+      env,
+      reporter,
+      // Interrupting before launch stops tracking-server retries; after launch, the end of the
+      // run (KILLED) must still be recorded, so the store never sees the caller's signal itself.
+      signal: setup.signal,
+    });
     const experimentId = await resolveExperiment(store, options, env, reporter);
 
     if (options.runId) {
@@ -294,6 +305,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       },
     });
     launched = true;
+    options.signal?.removeEventListener("abort", onSetupAbort);
     // The run counts as ended once its temporary checkout and downloads are removed too, so a
     // caller that exits right after `wait()` leaves nothing behind.
     const ended = submitted.wait().finally(cleanup);
@@ -320,6 +332,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     await ended;
     return await waitForRun(handle, { reporter });
   } catch (e) {
+    options.signal?.removeEventListener("abort", onSetupAbort);
     if (!launched) {
       if (store !== undefined && runInfo !== undefined && !options.runId) {
         await markFailed(store, runInfo.runId);

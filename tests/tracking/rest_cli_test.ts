@@ -294,3 +294,37 @@ Deno.test("run against Databricks from DATABRICKS_HOST and DATABRICKS_TOKEN", as
   assert.equal(runnerRequests(server).length, 4, "create + log-batch + get + update");
   assertNoSecret(token, result, server);
 });
+
+Deno.test("SIGTERM while the tracking server is unreachable stops the retries and exits 130", async () => {
+  await using tmp = await tempDir();
+  await writeFiles(`${tmp.path}/proj`, {
+    MLproject: "entry_points:\n  main:\n    command: 'true'\n",
+  });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const { MAIN_TS } = await import("../_helpers/cli.ts");
+  const cli = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", MAIN_TS, "run", `${tmp.path}/proj`, "--env-manager", "local"],
+    cwd: tmp.path,
+    env: cleanEnv({
+      MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`,
+      HOME: tmp.path,
+      XDG_CACHE_HOME: `${tmp.path}/cache`,
+    }),
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  await new Promise((r) => setTimeout(r, 1500));
+  const started = performance.now();
+  cli.kill("SIGTERM");
+  const [status, , err] = await Promise.all([
+    cli.status,
+    new Response(cli.stdout).text(),
+    new Response(cli.stderr).text(),
+  ]);
+  assert.equal(status.code, 130, err);
+  assert.ok(performance.now() - started < 3000, "stopped promptly");
+  assert.match(err, /Interrupted before the run started/);
+});
