@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { sleep } from "./sleep.ts";
 
 /** Options of {@linkcode httpRequest}. */
 export interface HttpRequestOptions {
@@ -64,21 +65,6 @@ function describeError(e: unknown): string {
     cur = cur instanceof Error ? cur.cause : undefined;
   }
   return parts.join(": ");
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 function retryAfterMs(response: Response): number | undefined {

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { sleep } from "./sleep.ts";
 
 /** Where a child's output goes. `stderr` routes the child's stdout to our stderr. */
 export type OutputMode = "inherit" | "piped" | "null" | "stderr";
@@ -49,10 +50,6 @@ export interface ChildHandle {
   readonly output: Promise<{ stdout: Uint8Array; stderr: Uint8Array }>;
   /** TERM the child (or its group), then KILL what is left after the grace period. */
   terminate(): Promise<ProcessResult>;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function signalTarget(pid: number, group: boolean, signal: Deno.Signal): boolean {

@@ -5,12 +5,11 @@
  * @module
  */
 import { ExecutionException } from "../errors.ts";
-import { installRequirements, runStep } from "./_install.ts";
 import { which } from "./_which.ts";
-import type { BuildOptions, Environment } from "./env_cache.ts";
+import type { Environment } from "./env_cache.ts";
 import type { PythonInterpreter } from "./python_finder.ts";
 import type { ResolvedRequirements } from "./python_env_spec.ts";
-import { venvActivation } from "./virtualenv.ts";
+import { venvEnvironment, type VenvRecipe } from "./virtualenv.ts";
 
 /**
  * Finds the `uv` executable.
@@ -55,43 +54,14 @@ export function uvEnvironment(
   options: { projectDir: string; uv: string },
 ): Environment {
   const { uv } = options;
-  return {
+  const recipe: VenvRecipe = {
     manager: "uv",
-    python,
-    fingerprint: [
-      "tool uv",
-      "build_dependencies",
-      ...requirements.build,
-      "dependencies",
-      ...requirements.dependencies,
-      "files",
-      ...requirements.fingerprint,
-    ],
-    async build(dir: string, build: BuildOptions): Promise<void> {
-      const steps = {
-        env: { ...build.env, ...venvActivation(dir, build.env) },
-        cwd: options.projectDir,
-        reporter: build.reporter,
-        ...(build.signal !== undefined ? { signal: build.signal } : {}),
-      };
-      await runStep("[1/3] creating the uv venv", [uv, "venv", dir, `--python=${python.path}`], {
-        ...steps,
-        env: build.env,
-      });
-      const install = [uv, "pip", "install", `--python=${dir}/bin/python`];
-      await installRequirements(
-        "[2/3] installing build dependencies",
-        requirements.build,
-        install,
-        steps,
-      );
-      await installRequirements(
-        "[3/3] installing dependencies",
-        requirements.dependencies,
-        install,
-        steps,
-      );
-    },
-    activate: venvActivation,
+    tool: "uv",
+    create: (dir) => ({
+      label: "[1/3] creating the uv venv",
+      argv: [uv, "venv", dir, `--python=${python.path}`],
+    }),
+    installer: (dir) => [uv, "pip", "install", `--python=${dir}/bin/python`],
   };
+  return venvEnvironment(python, requirements, { recipe, projectDir: options.projectDir });
 }

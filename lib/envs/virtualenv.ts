@@ -55,12 +55,58 @@ export function virtualenvEnvironment(
   options: { projectDir: string; env: Record<string, string> },
 ): Environment {
   const virtualenv = which("virtualenv", { path: options.env.PATH });
-  const tool = virtualenv !== undefined ? "virtualenv" : "venv";
-  return {
+  const recipe: VenvRecipe = {
     manager: "virtualenv",
+    tool: virtualenv !== undefined ? "virtualenv" : "venv",
+    create: (dir) => ({
+      label: "[1/3] creating the virtualenv",
+      argv: virtualenv !== undefined
+        ? [virtualenv, "--python", python.path, dir]
+        : [python.path, "-m", "venv", dir],
+    }),
+    installer: (dir) => [`${dir}/bin/python`, "-m", "pip", "install"],
+  };
+  return venvEnvironment(python, requirements, { recipe, projectDir: options.projectDir });
+}
+
+/** How a venv-style environment is made: the command that creates it and the installer. */
+export interface VenvRecipe {
+  /** Manager name recorded in the cache. */
+  manager: "virtualenv" | "uv";
+  /** Tool name that goes into the cache key (`venv`, `virtualenv`, `uv`). */
+  tool: string;
+  /** Label and argv of the step that creates the venv in a directory. */
+  create: (dir: string) => { label: string; argv: string[] };
+  /** Installer argv (`-r <file>` is appended) for a venv directory. */
+  installer: (dir: string) => string[];
+}
+
+/**
+ * Describes a venv-style environment built in three steps: create the venv, install
+ * `build_dependencies`, install `dependencies`. Activation is `PATH` and `VIRTUAL_ENV`.
+ *
+ * @param python The base interpreter.
+ * @param requirements What to install.
+ * @param options The recipe, and the project directory installs run in.
+ * @returns The environment.
+ *
+ * @example
+ * ```ts ignore
+ * import { venvEnvironment } from "./virtualenv.ts";
+ * const environment = venvEnvironment(python, requirements, { recipe, projectDir });
+ * ```
+ */
+export function venvEnvironment(
+  python: PythonInterpreter,
+  requirements: ResolvedRequirements,
+  options: { recipe: VenvRecipe; projectDir: string },
+): Environment {
+  const { recipe } = options;
+  return {
+    manager: recipe.manager,
     python,
     fingerprint: [
-      `tool ${tool}`,
+      `tool ${recipe.tool}`,
       "build_dependencies",
       ...requirements.build,
       "dependencies",
@@ -75,21 +121,19 @@ export function virtualenvEnvironment(
         reporter: build.reporter,
         ...(build.signal !== undefined ? { signal: build.signal } : {}),
       };
-      const create = virtualenv !== undefined
-        ? [virtualenv, "--python", python.path, dir]
-        : [python.path, "-m", "venv", dir];
-      await runStep("[1/3] creating the virtualenv", create, { ...steps, env: build.env });
-      const pip = [`${dir}/bin/python`, "-m", "pip", "install"];
+      const create = recipe.create(dir);
+      await runStep(create.label, create.argv, { ...steps, env: build.env });
+      const install = recipe.installer(dir);
       await installRequirements(
         "[2/3] installing build dependencies",
         requirements.build,
-        pip,
+        install,
         steps,
       );
       await installRequirements(
         "[3/3] installing dependencies",
         requirements.dependencies,
-        pip,
+        install,
         steps,
       );
     },

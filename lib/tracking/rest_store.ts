@@ -36,6 +36,7 @@ import {
   type TrackingStore,
 } from "./tracking_store.ts";
 import { validateKey } from "./validation.ts";
+import { sleep } from "../sleep.ts";
 
 /** An error the tracking server answered with (`error_code` and HTTP status kept). */
 export class RestError extends ExecutionException {
@@ -109,21 +110,6 @@ export interface RestStoreOptions {
 export function isTransientError(e: unknown): boolean {
   if (e instanceof RestConnectionError) return true;
   return e instanceof RestError && (e.httpStatus === 429 || e.httpStatus >= 500);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 type Json = Record<string, unknown>;

@@ -1,0 +1,33 @@
+/**
+ * Waiting that an `AbortSignal` can cut short.
+ *
+ * @module
+ */
+
+/**
+ * Resolves after `ms` milliseconds, or rejects with the signal's reason when it aborts first.
+ *
+ * @param ms Milliseconds to wait.
+ * @param signal Aborting stops the wait.
+ * @returns A promise that resolves when the time is up.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./sleep.ts";
+ * await sleep(1);
+ * ```
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
