@@ -382,8 +382,8 @@ async function main(): Promise<number> {
           ms(med.help),
           signed(helpOwn, "ms"),
           ratio(med.help, med.empty),
-          `diff ≤ ${TARGET_HELP_MS} ms`,
-          verdict(helpOwn <= TARGET_HELP_MS),
+          `≤ ${TARGET_HELP_MS} ms`,
+          verdict(med.help <= TARGET_HELP_MS),
         ],
         [
           "run --help",
@@ -391,8 +391,8 @@ async function main(): Promise<number> {
           ms(med.runHelp),
           signed(runHelpOwn, "ms"),
           ratio(med.runHelp, med.empty),
-          `diff ≤ ${TARGET_HELP_MS} ms`,
-          verdict(runHelpOwn <= TARGET_HELP_MS),
+          `≤ ${TARGET_HELP_MS} ms`,
+          verdict(med.runHelp <= TARGET_HELP_MS),
         ],
         [
           "peak RSS (VmHWM) while child sleeps",
@@ -424,17 +424,19 @@ async function main(): Promise<number> {
     );
     const met = [
       overhead <= TARGET_OVERHEAD_MS,
-      helpOwn <= TARGET_HELP_MS,
-      runHelpOwn <= TARGET_HELP_MS,
+      med.help <= TARGET_HELP_MS,
+      med.runHelp <= TARGET_HELP_MS,
       rssRunner <= TARGET_RSS_MIB,
     ].filter(Boolean).length;
     out(
       `Summary: runner overhead ${
         signed(overhead, "ms")
       } (sqlite, target ≤ ${TARGET_OVERHEAD_MS}), ` +
-        `${signed(overheadFile, "ms")} (file store); --help ${signed(helpOwn, "ms")}, run --help ${
+        `${signed(overheadFile, "ms")} (file store); --help ${ms(med.help)}, run --help ${
+          ms(med.runHelp)
+        } (target ≤ ${TARGET_HELP_MS}; ${signed(helpOwn, "ms")} and ${
           signed(runHelpOwn, "ms")
-        } over deno startup (target ≤ ${TARGET_HELP_MS}); peak RSS ${mib(rssRunner)} ` +
+        } over an empty deno script); peak RSS ${mib(rssRunner)} ` +
         `(${ratio(rssRunner, rssBase)} of an idle deno script, target ≤ ${TARGET_RSS_MIB}) — ` +
         `${met}/4 targets met.`,
     );
