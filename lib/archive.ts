@@ -10,6 +10,7 @@
  */
 import { ExecutionException } from "./errors.ts";
 import { join, normalize } from "./paths.ts";
+export { archiveKind } from "./archive_kind.ts";
 
 /** Options of {@linkcode extractArchive}. */
 export interface ExtractOptions {
@@ -529,25 +530,6 @@ async function extractTar(x: Extractor, path: string): Promise<void> {
       file.close();
     } catch { /* closed by the stream */ }
   }
-}
-
-/**
- * Whether a URI or path names an archive mlproject can unpack.
- *
- * @param uri The URI or path (without `#subdir`).
- * @returns `zip`, `tar`, or `undefined`.
- *
- * @example
- * ```ts
- * import { archiveKind } from "./archive.ts";
- * console.assert(archiveKind("https://h/p.tar.gz") === "tar");
- * ```
- */
-export function archiveKind(uri: string): "zip" | "tar" | undefined {
-  const path = uri.replace(/[?#].*$/, "");
-  if (/.\.zip$/i.test(path)) return "zip";
-  if (/.\.(tar|tar\.gz|tgz)$/i.test(path)) return "tar";
-  return undefined;
 }
 
 /**

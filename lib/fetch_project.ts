@@ -8,11 +8,9 @@
  * @module
  */
 import { fileUrlToPath, isAbsolute, join, normalize, relative, resolve } from "./paths.ts";
-import { archiveKind, DEFAULT_MAX_ARCHIVE_BYTES, extractArchive } from "./archive.ts";
+import { archiveKind } from "./archive_kind.ts";
 import { ExecutionException } from "./errors.ts";
-import { fetchGitRepo } from "./git_fetch.ts";
 import { isLocalBranch, localSourceName, readGitInfo } from "./git_info.ts";
-import { DownloadError, downloadToFile, urlBasename } from "./http_download.ts";
 import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import { runCommand } from "./run_command.ts";
 import { stripCredentials } from "./url_credentials.ts";
@@ -283,6 +281,8 @@ interface RemoteRequest extends FetchOptions {
 
 async function fetchRemoteGit(url: string, request: RemoteRequest): Promise<FetchedProject> {
   const displayBase = stripCredentials(request.base);
+  // Loaded only for remote projects: local runs do not pay for the git and archive code.
+  const { fetchGitRepo } = await import("./git_fetch.ts");
   const checkout = await fetchGitRepo(url, {
     version: request.version === "" ? undefined : request.version,
     env: request.env,
@@ -320,6 +320,10 @@ async function fetchArchive(
   const reporter = request.reporter ?? SILENT_REPORTER;
   const env = request.env ?? Deno.env.toObject();
   const display = stripCredentials(request.base);
+  const [
+    { DEFAULT_MAX_ARCHIVE_BYTES, extractArchive },
+    { DownloadError, downloadToFile, urlBasename },
+  ] = await Promise.all([import("./archive.ts"), import("./http_download.ts")]);
   const target = await Deno.makeTempDir({ prefix: "mlproject-archive-" });
   const remove = () => Deno.remove(target, { recursive: true }).catch(() => {});
   reporter.log("INFO", `=== Fetching project from ${display} into ${target} ===`);

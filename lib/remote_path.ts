@@ -8,10 +8,8 @@
  */
 import { type EntryPoint, localPathOf, type ParameterValues, uriScheme } from "./entry_point.ts";
 import { ExecutionException } from "./errors.ts";
-import { downloadHttpPath } from "./http_download.ts";
 import type { Reporter } from "./output.ts";
 import { join } from "./paths.ts";
-import { downloadArtifactPath } from "./tracking/artifact_download.ts";
 
 /** Options of {@linkcode downloadRemotePaths}. */
 export interface DownloadOptions {
@@ -102,10 +100,16 @@ export async function downloadRemotePaths(
   return { paths: out, dir: runDir };
 }
 
-function downloadOne(request: PathDownload): Promise<string> {
+async function downloadOne(request: PathDownload): Promise<string> {
   const scheme = uriScheme(request.value);
-  if (scheme === "http" || scheme === "https") return downloadHttpPath(request);
-  if (scheme === "runs" || scheme === "mlflow-artifacts") return downloadArtifactPath(request);
+  if (scheme === "http" || scheme === "https") {
+    const { downloadHttpPath } = await import("./http_download.ts");
+    return await downloadHttpPath(request);
+  }
+  if (scheme === "runs" || scheme === "mlflow-artifacts") {
+    const { downloadArtifactPath } = await import("./tracking/artifact_download.ts");
+    return await downloadArtifactPath(request);
+  }
   throw new ExecutionException(
     `Parameter ${request.name} has value ${request.value}: downloading '${scheme}:' URIs for 'path' parameters is not supported yet`,
   );
