@@ -8,7 +8,7 @@
  * @module
  */
 import { ExecutionException } from "../errors.ts";
-import { dirname, resolve } from "../paths.ts";
+import { dirname, fileUrlToPath, join, resolve } from "../paths.ts";
 import type { ProjectSpec } from "../project_spec.ts";
 import { parsePythonYaml, pyRepr, type PyValue, YamlSyntaxError } from "../python_yaml.ts";
 
@@ -219,6 +219,83 @@ export function readPythonEnvSpec(project: ProjectSpec): PythonEnvSpec {
 
 const FILE_OPTION = /^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=[^\s=-]))(.+)$/;
 
+const LOCAL_REQUIREMENT =
+  /^(?:(-e|--editable)(?:\s*=\s*|\s+))?((?:\.{1,2}|~)?\/\S*|\.{1,2}|file:\S+)$/;
+const PACKAGING_FILES = ["pyproject.toml", "setup.py", "setup.cfg", "requirements.txt"];
+const SKIPPED_DIRS = new Set([
+  ".git",
+  "__pycache__",
+  ".tox",
+  ".venv",
+  "node_modules",
+  "build",
+  "dist",
+]);
+const MAX_TRACKED_FILES = 20_000;
+
+/**
+ * Adds what decides the content of a local-path requirement (`.`, `./pkg`, `-e ./pkg`,
+ * `file:///…`) to the fingerprint: for an editable install only its packaging files (code changes
+ * are live), otherwise every file's path, size and modification time. Paths are relative to the
+ * directory of the file that lists them (the project directory for `python_env.yaml`).
+ */
+async function fingerprintLocalRequirement(
+  line: string,
+  baseDir: string,
+  fingerprint: string[],
+): Promise<void> {
+  const m = LOCAL_REQUIREMENT.exec(line);
+  if (!m) return;
+  const editable = m[1] !== undefined;
+  let target = m[2]!;
+  if (target.startsWith("file:")) {
+    try {
+      target = fileUrlToPath(target);
+    } catch {
+      return;
+    }
+  }
+  const path = target.startsWith("~/") && Deno.env.get("HOME")
+    ? `${Deno.env.get("HOME")}${target.slice(1)}`
+    : resolve(baseDir, target);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch {
+    return; // pip reports a missing path itself.
+  }
+  if (!info.isDirectory) {
+    fingerprint.push(`local ${path}`, `${info.size} ${info.mtime?.getTime() ?? 0}`);
+    return;
+  }
+  if (editable) {
+    for (const name of PACKAGING_FILES) {
+      const text = await Deno.readTextFile(join(path, name)).catch(() => undefined);
+      if (text !== undefined) fingerprint.push(`editable ${join(path, name)}`, text);
+    }
+    return;
+  }
+  const entries: string[] = [];
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entries.length >= MAX_TRACKED_FILES) return;
+      if (entry.isDirectory && (SKIPPED_DIRS.has(entry.name) || entry.name.endsWith(".egg-info"))) {
+        continue;
+      }
+      const full = join(dir, entry.name);
+      const relPath = rel === "" ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isDirectory) await walk(full, relPath);
+      else {
+        const stat = await Deno.lstat(full).catch(() => undefined);
+        if (stat) entries.push(`${relPath} ${stat.size} ${stat.mtime?.getTime() ?? 0}`);
+      }
+    }
+  };
+  await walk(path, "");
+  entries.sort();
+  fingerprint.push(`local ${path}`, ...entries);
+}
+
 async function expand(
   line: string,
   baseDir: string,
@@ -228,7 +305,10 @@ async function expand(
 ): Promise<string> {
   const trimmed = line.trim();
   const m = FILE_OPTION.exec(trimmed);
-  if (!m) return line;
+  if (!m) {
+    await fingerprintLocalRequirement(trimmed, baseDir, fingerprint);
+    return line;
+  }
   const option = m[1] === "-c" || m[1] === "--constraint" ? "-c" : "-r";
   const target = m[2]!.trim();
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(target)) {

@@ -140,3 +140,39 @@ Deno.test("resolveRequirements() names the missing file and the line that refere
     },
   );
 });
+
+Deno.test("resolveRequirements() fingerprints local-path requirements: every file of a plain one, only packaging files of an editable one", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, {
+    "pkg/pyproject.toml": "[project]\nname = 'pkg'\n",
+    "pkg/pkg/__init__.py": "X = 1\n",
+    "pkg/pkg/__pycache__/x.pyc": "ignored",
+    "edit/setup.py": "setup(name='edit')\n",
+    "edit/edit/code.py": "Y = 1\n",
+  });
+  const spec = (deps: string[]) => ({
+    python: "3.12",
+    buildDependencies: [],
+    dependencies: deps,
+    source: `${dir.path}/python_env.yaml`,
+    warnings: [],
+  });
+  const before = await resolveRequirements(spec(["./pkg", "-e ./edit", "six"]), dir.path);
+  assert.ok(before.fingerprint.includes(`local ${dir.path}/pkg`));
+  assert.ok(before.fingerprint.some((l) => l.startsWith("pkg/__init__.py ")));
+  assert.ok(!before.fingerprint.some((l) => l.includes("__pycache__")));
+  assert.ok(before.fingerprint.includes(`editable ${dir.path}/edit/setup.py`));
+  assert.ok(!before.fingerprint.some((l) => l.includes("code.py")));
+
+  await Deno.writeTextFile(`${dir.path}/edit/edit/code.py`, "Y = 2\n");
+  const codeEdit = await resolveRequirements(spec(["./pkg", "-e ./edit", "six"]), dir.path);
+  assert.deepEqual(codeEdit.fingerprint, before.fingerprint, "editable code changes are live");
+
+  await Deno.writeTextFile(`${dir.path}/pkg/pkg/__init__.py`, "X = 22\n");
+  const changed = await resolveRequirements(spec(["./pkg", "-e ./edit", "six"]), dir.path);
+  assert.notDeepEqual(
+    changed.fingerprint,
+    before.fingerprint,
+    "a changed local package means a new env",
+  );
+});
