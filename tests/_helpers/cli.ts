@@ -70,7 +70,8 @@ export async function sqliteRows(
   ...params: (string | number)[]
 ): Promise<Record<string, unknown>[]> {
   const { DatabaseSync } = await import("node:sqlite");
-  const db = new DatabaseSync(path, { readOnly: true });
+  // Not read-only: a read-only connection cannot open a WAL database whose -shm file is gone.
+  const db = new DatabaseSync(path, { timeout: 30_000 });
   try {
     return db.prepare(sql).all(...params) as Record<string, unknown>[];
   } finally {
