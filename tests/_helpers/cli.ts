@@ -70,7 +70,7 @@ export async function sqliteRows(
   ...params: (string | number)[]
 ): Promise<Record<string, unknown>[]> {
   const { DatabaseSync } = await import("node:sqlite");
-  // Not read-only: a read-only connection cannot open a WAL database whose -shm file is gone.
+  // A normal connection with a busy timeout, as the runner and MLflow open these WAL databases.
   const db = new DatabaseSync(path, { timeout: 30_000 });
   try {
     return db.prepare(sql).all(...params) as Record<string, unknown>[];
