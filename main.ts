@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ENV_MANAGERS } from "./lib/environment.ts";
 import { InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
 import { printErr, printOut, stderrReporter } from "./lib/output.ts";
 import { VERSION } from "./lib/version.ts";
@@ -214,9 +215,11 @@ function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "h
     throw new UsageError("Specify only one of 'experiment-name' or 'experiment-id' options.");
   }
   const envManager = last("env-manager");
-  if (envManager !== undefined && !["local", "virtualenv", "uv", "conda"].includes(envManager)) {
+  if (envManager !== undefined && !(ENV_MANAGERS as readonly string[]).includes(envManager)) {
     throw new UsageError(
-      `Invalid value for '--env-manager': '${envManager}' is not one of 'local', 'virtualenv', 'uv', 'conda'.`,
+      `Invalid value for '--env-manager': '${envManager}' is not one of ${
+        ENV_MANAGERS.map((m) => `'${m}'`).join(", ")
+      }.`,
     );
   }
   const optional = (key: string, value: string | undefined) =>

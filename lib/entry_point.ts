@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { isAbsolute, resolve } from "./paths.ts";
+import { fileUrlToPath, isAbsolute, resolve } from "./paths.ts";
 import { ExecutionException } from "./errors.ts";
 import { shellQuote } from "./shell_quote.ts";
 
@@ -75,11 +75,11 @@ export function localPathOf(value: string): string | undefined {
   const scheme = uriScheme(value);
   if (scheme === "") return value;
   if (scheme !== "file") return undefined;
-  const m = /^file:(?:\/\/([^/]*))?(\/.*)?$/.exec(value);
-  if (m && (m[1] === undefined || m[1] === "" || m[1] === "localhost")) {
-    return decodeURIComponent(m[2] ?? "/");
+  try {
+    return fileUrlToPath(value);
+  } catch {
+    return undefined; // a file URI with a remote host
   }
-  return undefined;
 }
 
 /** Text of a user parameter value, as Python's `str()` would give it. */

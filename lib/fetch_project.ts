@@ -10,6 +10,7 @@
 import { fileUrlToPath, isAbsolute, join, normalize, relative, resolve } from "./paths.ts";
 import { archiveKind } from "./archive_kind.ts";
 import { ExecutionException } from "./errors.ts";
+import { isDirectory, isFile } from "./file_checks.ts";
 import { isLocalBranch, localSourceName, readGitInfo } from "./git_info.ts";
 import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import { runCommand } from "./run_command.ts";
@@ -77,14 +78,6 @@ function localPathOf(base: string): string | undefined {
     }
   }
   return base;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
 }
 
 const GIT_URI_RE = /^(?:https?|ssh|git|git\+ssh):\/\/|^[\w.-]+@[\w.-]+:/;
@@ -236,14 +229,6 @@ export async function fetchProject(
     source,
     cleanup: () => keep ? Promise.resolve() : removeTemp(),
   };
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /** A bare repository (or a `.git` directory) is fetched like a remote. */

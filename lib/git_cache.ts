@@ -15,6 +15,7 @@ import { ExecutionException } from "./errors.ts";
 import { git, gitErrorLine } from "./_git_command.ts";
 import { join } from "./paths.ts";
 import { stripCredentials } from "./url_credentials.ts";
+import { pathExists } from "./file_checks.ts";
 
 /** Options shared by the cache functions. */
 export interface GitCacheOptions {
@@ -99,15 +100,6 @@ async function mirrorName(displayUrl: string): Promise<string> {
   return `${slug}-${hex.slice(0, 16)}`;
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function mirrorGit(m: Mirror, args: string[], network = false) {
   return await git(["--git-dir", m.dir, ...MIRROR_CONFIG, ...args], {
     env: m.options.env,
@@ -132,7 +124,7 @@ async function initMirror(m: Mirror): Promise<void> {
 }
 
 async function mirrorIsValid(m: Mirror): Promise<boolean> {
-  if (!exists(join(m.dir, "HEAD")) || !exists(join(m.dir, "objects"))) return false;
+  if (!pathExists(join(m.dir, "HEAD")) || !pathExists(join(m.dir, "objects"))) return false;
   const out = await mirrorGit(m, ["rev-parse", "--is-bare-repository"]);
   return out.success && out.stdout.trim() === "true";
 }
@@ -226,7 +218,7 @@ function looksCorrupt(stderr: string): boolean {
 
 async function fetchAll(m: Mirror): Promise<void> {
   const args = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
-  const shallow = exists(join(m.dir, "shallow"));
+  const shallow = pathExists(join(m.dir, "shallow"));
   const out = await mirrorGit(
     m,
     [
@@ -453,7 +445,7 @@ export async function checkoutCommit(
     join(gitDir, "objects", "info", "alternates"),
     `${mirror.dir}/objects\n`,
   );
-  if (exists(join(mirror.dir, "shallow"))) {
+  if (pathExists(join(mirror.dir, "shallow"))) {
     await Deno.copyFile(join(mirror.dir, "shallow"), join(gitDir, "shallow"));
   }
   await Deno.writeTextFile(

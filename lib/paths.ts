@@ -178,8 +178,9 @@ export function pathToFileUrl(path: string): string {
  * ```
  */
 export function fileUrlToPath(url: string): string {
-  const m = /^file:\/\/([^/]*)(\/[^?#]*)?/i.exec(url);
-  if (!m || (m[1] !== "" && m[1]!.toLowerCase() !== "localhost")) {
+  // `file:///x`, `file://localhost/x` and the short `file:/x` all name the local `/x`.
+  const m = /^file:(?:\/\/([^/]*))?(\/[^?#]*)?/i.exec(url);
+  if (!m || (m[1] !== undefined && m[1] !== "" && m[1].toLowerCase() !== "localhost")) {
     throw new TypeError(`Cannot turn '${url}' into a local path`);
   }
   return decodeURIComponent(m[2] ?? "/");

@@ -6,8 +6,9 @@
  */
 import { join, resolve } from "./paths.ts";
 import { ExecutionException } from "./errors.ts";
+import { pathExists } from "./file_checks.ts";
 import { EntryPoint, type ParameterSpec } from "./entry_point.ts";
-import { parsePythonYaml, pyStr, type PyValue, YamlSyntaxError } from "./python_yaml.ts";
+import { isPyDict, parsePythonYaml, pyStr, type PyValue, YamlSyntaxError } from "./python_yaml.ts";
 
 /** Environment kinds an MLproject can declare. */
 export type EnvType = "python_env" | "conda_env" | "docker_env";
@@ -46,24 +47,11 @@ function pySetRepr(items: string[]): string {
   return `{${items.map((s) => `'${s}'`).join(", ")}}`;
 }
 
-function isRecord(v: PyValue | undefined): v is { [key: string]: PyValue } {
-  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-}
-
 function truthy(v: PyValue | undefined): boolean {
   if (v === null || v === undefined || v === false || v === "" || v === 0n) return false;
   if (Array.isArray(v)) return v.length > 0;
-  if (isRecord(v)) return Object.keys(v).length > 0;
+  if (isPyDict(v)) return Object.keys(v).length > 0;
   return true;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -99,7 +87,7 @@ function parseParameters(
   const params = new Map<string, ParameterSpec>();
   if (raw === undefined) return params;
   const field = `entry_points.${entryName}.parameters`;
-  if (!isRecord(raw)) {
+  if (!isPyDict(raw)) {
     throw invalid(
       file,
       `field '${field}' must be a mapping of parameter names, got '${pyStr(raw)}'`,
@@ -108,7 +96,7 @@ function parseParameters(
   for (const [name, spec] of Object.entries(raw)) {
     if (typeof spec === "string") {
       params.set(name, { name, type: spec, default: undefined });
-    } else if (isRecord(spec)) {
+    } else if (isPyDict(spec)) {
       const type = spec.type === undefined || spec.type === null ? "string" : pyStr(spec.type);
       const def = spec.default === undefined || spec.default === null
         ? undefined
@@ -193,7 +181,7 @@ export function loadProject(dir: string): ProjectSpec {
       throw e;
     }
     if (parsed === null) throw invalid(file, "the file is empty");
-    if (!isRecord(parsed)) {
+    if (!isPyDict(parsed)) {
       throw invalid(file, `the top level must be a mapping, got '${pyStr(parsed)}'`);
     }
     doc = parsed;
@@ -210,11 +198,11 @@ export function loadProject(dir: string): ProjectSpec {
   const entryPoints = new Map<string, EntryPoint>();
   const rawEntries = doc.entry_points;
   if (rawEntries !== undefined && rawEntries !== null) {
-    if (!isRecord(rawEntries)) {
+    if (!isPyDict(rawEntries)) {
       throw invalid(shown, `field 'entry_points' must be a mapping, got '${pyStr(rawEntries)}'`);
     }
     for (const [name, spec] of Object.entries(rawEntries)) {
-      if (!isRecord(spec)) {
+      if (!isPyDict(spec)) {
         throw invalid(
           shown,
           `entry point 'entry_points.${name}' must be a mapping with 'command', got '${
@@ -236,10 +224,10 @@ export function loadProject(dir: string): ProjectSpec {
   let dockerEnv: DockerEnvSpec | undefined;
   if (truthy(doc.docker_env)) {
     envType = "docker_env";
-    dockerEnv = parseDockerEnv(isRecord(doc.docker_env) ? doc.docker_env : {});
+    dockerEnv = parseDockerEnv(isPyDict(doc.docker_env) ? doc.docker_env : {});
   } else if (truthy(doc.python_env)) {
     const path = resolve(dir, pyStr(doc.python_env));
-    if (!exists(path)) {
+    if (!pathExists(path)) {
       throw new ExecutionException(
         `Project specified python_env file ${path}, but no such file was found.`,
       );
@@ -247,16 +235,16 @@ export function loadProject(dir: string): ProjectSpec {
     envConfigPath = path;
   } else if (truthy(doc.conda_env)) {
     const path = resolve(dir, pyStr(doc.conda_env));
-    if (!exists(path)) {
+    if (!pathExists(path)) {
       throw new ExecutionException(
         `Project specified conda environment file ${path}, but no such file was found.`,
       );
     }
     envType = "conda_env";
     envConfigPath = path;
-  } else if (exists(join(dir, "python_env.yaml"))) {
+  } else if (pathExists(join(dir, "python_env.yaml"))) {
     envConfigPath = join(dir, "python_env.yaml");
-  } else if (exists(join(dir, "conda.yaml"))) {
+  } else if (pathExists(join(dir, "conda.yaml"))) {
     envType = "conda_env";
     envConfigPath = join(dir, "conda.yaml");
   }

@@ -74,6 +74,23 @@ export type PyValue =
   | PyValue[]
   | { [key: string]: PyValue };
 
+/**
+ * Whether a value read from YAML is a mapping (a Python `dict`).
+ *
+ * @param value The value.
+ * @returns `true` for a mapping.
+ *
+ * @example
+ * ```ts
+ * import { isPyDict, parsePythonYaml } from "./python_yaml.ts";
+ * console.assert(isPyDict(parsePythonYaml("a: 1")));
+ * ```
+ */
+export function isPyDict(value: PyValue | undefined): value is { [key: string]: PyValue } {
+  return typeof value === "object" && value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype;
+}
+
 /** Raised when YAML text cannot be parsed. */
 export class YamlSyntaxError extends SyntaxError {
   /**

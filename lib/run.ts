@@ -190,14 +190,14 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   const envManager: EnvManager | undefined = options.envManager === undefined
     ? undefined
     : validateEnvManager(options.envManager);
-  const backendConfig = parseBackendConfig(options.backendConfig, cwd);
+  // Validated as MLflow does; the local backend has no settings to read from it yet.
+  parseBackendConfig(options.backendConfig, cwd);
   if (backendName === "kubernetes" && options.backendConfig === undefined) {
     throw new UsageError("Specify 'backend_config' when using kubernetes mode.");
   }
   if (options.experimentName && options.experimentId) {
     throw new UsageError("Specify only one of 'experiment_name' or 'experiment_id'.");
   }
-  void backendConfig;
   const backend = getBackend(backendName);
 
   const fetched = await fetchProject(uri, {
@@ -267,8 +267,9 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       }
     } else {
       const { source } = fetched;
+      const user = currentUser(env);
       const tags: [string, string][] = [
-        ["mlflow.user", currentUser(env)],
+        ["mlflow.user", user],
         ["mlflow.source.name", source.name],
         ["mlflow.source.type", "PROJECT"],
         ["mlflow.project.entryPoint", entryName],
@@ -280,7 +281,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       if (environment.tag !== undefined) tags.push(["mlflow.project.env", environment.tag]);
       runInfo = await store.createRun({
         experimentId,
-        userId: currentUser(env),
+        userId: user,
         startTime: Date.now(),
         runName: options.runName || generateRunName(),
         tags,

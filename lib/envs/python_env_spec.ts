@@ -10,7 +10,13 @@
 import { ExecutionException } from "../errors.ts";
 import { dirname, fileUrlToPath, join, resolve } from "../paths.ts";
 import type { ProjectSpec } from "../project_spec.ts";
-import { parsePythonYaml, pyRepr, type PyValue, YamlSyntaxError } from "../python_yaml.ts";
+import {
+  isPyDict,
+  parsePythonYaml,
+  pyRepr,
+  type PyValue,
+  YamlSyntaxError,
+} from "../python_yaml.ts";
 
 /** The content of a Python environment. */
 export interface PythonEnvSpec {
@@ -34,13 +40,6 @@ export interface ResolvedRequirements {
   dependencies: string[];
   /** Lines naming every referenced file and its full text, in a stable order. */
   fingerprint: string[];
-}
-
-type Dict = { [key: string]: PyValue };
-
-function isDict(v: PyValue | undefined): v is Dict {
-  return typeof v === "object" && v !== null && !Array.isArray(v) &&
-    Object.getPrototypeOf(v) === Object.prototype;
 }
 
 function readYaml(path: string): PyValue {
@@ -76,7 +75,7 @@ function stringList(path: string, field: string, value: PyValue | undefined): st
 
 function fromPythonEnvYaml(path: string): PythonEnvSpec {
   const doc = readYaml(path);
-  if (!isDict(doc)) {
+  if (!isPyDict(doc)) {
     throw new ExecutionException(
       `Invalid environment file '${path}': expected a mapping with 'python', 'build_dependencies' and 'dependencies'`,
     );
@@ -127,7 +126,7 @@ const CONDA_DEPENDENCY = /^(python|pip|setuptools|wheel)(<|>|<=|>=|=|==|!=)?([\d
  */
 export function pythonEnvFromCondaYaml(path: string): PythonEnvSpec {
   const doc = readYaml(path);
-  const deps = isDict(doc) ? doc.dependencies : undefined;
+  const deps = isPyDict(doc) ? doc.dependencies : undefined;
   let python: string | undefined;
   let build: string[] | undefined;
   let pip: string[] | undefined;
@@ -156,7 +155,7 @@ export function pythonEnvFromCondaYaml(path: string): PythonEnvSpec {
       }
       build ??= [];
       build.push(pkg! + (op === "=" ? "==" : op ?? "") + (version ?? ""));
-    } else if (isDict(dep) && Object.keys(dep).length === 1 && Array.isArray(dep.pip)) {
+    } else if (isPyDict(dep) && Object.keys(dep).length === 1 && Array.isArray(dep.pip)) {
       pip = stringList(path, "pip", dep.pip);
     } else {
       throw new ExecutionException(

@@ -6,6 +6,7 @@
  */
 import { join, pathToFileUrl } from "../paths.ts";
 import { ExecutionException } from "../errors.ts";
+import { isDirectory } from "../file_checks.ts";
 import { parsePythonYaml, pyStr, type PyValue } from "../python_yaml.ts";
 import { dumpYaml } from "./_yaml_dump.ts";
 import { validateKey } from "./validation.ts";
@@ -63,14 +64,6 @@ function writeFileAtomic(
     try {
       Deno.removeSync(tmp);
     } catch { /* renamed */ }
-  }
-}
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
   }
 }
 
@@ -132,7 +125,7 @@ export class FileStore implements TrackingStore {
       }
     };
     scan(this.#root);
-    if (includeTrash && isDir(join(this.#root, ".trash"))) scan(join(this.#root, ".trash"));
+    if (includeTrash && isDirectory(join(this.#root, ".trash"))) scan(join(this.#root, ".trash"));
     return dirs;
   }
 
@@ -210,7 +203,7 @@ export class FileStore implements TrackingStore {
     if (!/^[a-zA-Z0-9][\w-]{0,255}$/.test(runId)) return undefined;
     for (const dir of this.#experimentDirs(true)) {
       const candidate = join(dir, runId);
-      if (!RESERVED.has(runId) && isDir(candidate)) return candidate;
+      if (!RESERVED.has(runId) && isDirectory(candidate)) return candidate;
     }
     return undefined;
   }
