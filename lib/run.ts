@@ -226,7 +226,6 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   try {
     const project = loadProject(fetched.workDir);
     const entryPoint = findEntryPoint(project, entryName, env);
-    entryPoint.validateParameters(parameters);
     const logged = entryPoint.computeParameters(parameters);
     for (const key of Object.keys(parameters)) validateKey("param", key);
     const trackingUri = options.trackingUri ?? resolveTrackingUri(env, { cwd });
