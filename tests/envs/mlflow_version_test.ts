@@ -9,6 +9,7 @@ import { detectMlflow } from "../../lib/envs/mlflow_version.ts";
 import { findLocalPython } from "../../lib/envs/python_site.ts";
 import { runCommand } from "../../lib/run_command.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
+import { testMlflowVenvs } from "../_helpers/mlflow_venvs.ts";
 import { distInfo, fakeInstall, fakePyenvRoot, fakeVenv } from "./_python_trees.ts";
 
 Deno.test("detectMlflow() reads the mlflow dist-info of a venv; mlflow wins over mlflow-skinny", async () => {
@@ -162,6 +163,7 @@ Deno.test("detectMlflow() through pyenv shims: PYENV_VERSION, .python-version ab
 Deno.test("detectMlflow() reads a hand-made dist-info in a real `python3 -m venv`, as importlib.metadata does", async () => {
   const python3 = findLocalPython(Deno.env.toObject(), { command: "python3" });
   if (python3 === undefined) {
+    // deno-lint-ignore no-console
     console.log("skipped: no python3 on PATH");
     return;
   }
@@ -189,30 +191,10 @@ Deno.test("detectMlflow() reads a hand-made dist-info in a real `python3 -m venv
 // ---------------------------------------------------------------------------------------------
 // Real MLflow releases.
 
-/** The venvs of real MLflow releases CI installs (`<dir>/<version>/bin/python`). */
-export function testMlflowVenvs(): string[] {
-  const root = Deno.env.get("MLPROJECT_TEST_MLFLOW_VENVS") ??
-    `${Deno.env.get("HOME")}/.cache/mlproject/test-mlflow`;
-  try {
-    return [...Deno.readDirSync(root)]
-      .filter((e) => e.isDirectory)
-      .map((e) => `${root}/${e.name}/bin/python`)
-      .filter((p) => {
-        try {
-          return Deno.statSync(p).isFile;
-        } catch {
-          return false;
-        }
-      })
-      .sort();
-  } catch {
-    return [];
-  }
-}
-
 Deno.test("detectMlflow() of real MLflow venvs equals `import mlflow; print(mlflow.__version__)`", async () => {
   const venvs = testMlflowVenvs();
   if (venvs.length === 0) {
+    // deno-lint-ignore no-console
     console.log("skipped: no MLflow test venvs (set MLPROJECT_TEST_MLFLOW_VENVS)");
     return;
   }

@@ -252,6 +252,7 @@ function pythonsOnPath(): string[] {
 Deno.test("pythonSitePath() of each python3 on PATH and of a real venv equals the site dirs on their sys.path", async () => {
   const pythons = pythonsOnPath();
   if (pythons.length === 0) {
+    // deno-lint-ignore no-console
     console.log("skipped: no python3 on PATH");
     return;
   }
@@ -279,6 +280,7 @@ Deno.test("pythonSitePath() of each python3 on PATH and of a real venv equals th
       cwd: tmp.path,
     });
     if (!made.success) {
+      // deno-lint-ignore no-console
       console.log(`skipped the venv of ${python3}: python3 -m venv failed (${made.stderr.trim()})`);
       continue;
     }
