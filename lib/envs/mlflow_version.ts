@@ -30,27 +30,20 @@ interface Found {
   distribution: Distribution;
 }
 
-const HEADER_BYTES = 4096;
-const decoder = new TextDecoder();
-
-/** `Version:` from the head of a METADATA / PKG-INFO file. */
+/** `Version:` from the header of a METADATA / PKG-INFO file. */
 function metadataVersion(path: string): string | undefined {
-  let file: Deno.FsFile;
+  let text: string;
   try {
-    file = Deno.openSync(path);
+    text = Deno.readTextFileSync(path);
   } catch {
     return undefined;
   }
-  try {
-    const buf = new Uint8Array(HEADER_BYTES);
-    const n = file.readSync(buf) ?? 0;
-    const head = decoder.decode(buf.subarray(0, n)).split(/\r?\n\r?\n/)[0]!;
-    return /^Version:[ \t]*(\S+)/m.exec(head)?.[1];
-  } catch {
-    return undefined;
-  } finally {
-    file.close();
+  for (const line of text.split("\n", 64)) {
+    const header = line.trimEnd();
+    if (header === "") return undefined; // end of the headers
+    if (header.startsWith("Version:")) return header.slice("Version:".length).trim() || undefined;
   }
+  return undefined;
 }
 
 /** `VERSION = "…"` of an `mlflow` package directory (what `mlflow.__version__` is). */
@@ -63,20 +56,46 @@ function packageVersion(packageDir: string): string | undefined {
   }
 }
 
-function distributionOf(name: string): Distribution | undefined {
-  const normalized = name.toLowerCase().replace(/[-_.]+/g, "-");
-  return normalized === "mlflow" || normalized === "mlflow-skinny" ? normalized : undefined;
+const KINDS = [".dist-info", ".egg-info", ".egg-link", ".egg"] as const;
+
+/** An `mlflow`/`mlflow-skinny` metadata entry of a directory, by its name. */
+interface Candidate {
+  entry: string;
+  kind: typeof KINDS[number];
+  /** The version the name carries (`""` for `mlflow.egg-info`, `mlflow.egg-link`). */
+  fromName: string;
+  distribution: Distribution;
 }
 
-const VERSIONED = /^([A-Za-z0-9_.-]+?)-([^-]+?)(?:-py\d[^/]*)?\.(dist-info|egg-info|egg)$/;
-const UNVERSIONED = /^([A-Za-z0-9_.-]+?)\.(egg-info|egg-link)$/;
+/** Parses `mlflow-2.17.2.dist-info`, `mlflow_skinny-2.0-py3.8.egg-info`, `mlflow.egg-link`… */
+function parseEntry(entry: string): Candidate | undefined {
+  const lower = entry.toLowerCase();
+  const kind = KINDS.find((k) => lower.endsWith(k));
+  if (kind === undefined) return undefined;
+  const stem = lower.slice(0, -kind.length);
+  let distribution: Distribution;
+  let rest: string;
+  if (/^mlflow[-_.]skinny(-|$)/.test(stem)) {
+    distribution = "mlflow-skinny";
+    rest = stem.slice("mlflow-skinny".length);
+  } else if (stem === "mlflow" || stem.startsWith("mlflow-")) {
+    distribution = "mlflow";
+    rest = stem.slice("mlflow".length);
+  } else {
+    return undefined;
+  }
+  if (rest === "" && (kind === ".dist-info" || kind === ".egg")) return undefined;
+  // The version keeps its spelling; an egg's `-pyX.Y` suffix is dropped.
+  const fromName = entry.slice(stem.length - rest.length + 1, stem.length).split("-")[0]!;
+  return { entry, kind, fromName, distribution };
+}
 
 /** The version one metadata entry of a directory records. */
-function entryVersion(dir: string, entry: string, kind: string): string | undefined {
+function entryVersion(dir: string, entry: string, kind: Candidate["kind"]): string | undefined {
   const path = join(dir, entry);
-  if (kind === "dist-info") return metadataVersion(join(path, "METADATA"));
-  if (kind === "egg") return metadataVersion(join(path, "EGG-INFO", "PKG-INFO"));
-  if (kind === "egg-info") {
+  if (kind === ".dist-info") return metadataVersion(join(path, "METADATA"));
+  if (kind === ".egg") return metadataVersion(join(path, "EGG-INFO", "PKG-INFO"));
+  if (kind === ".egg-info") {
     // A directory (setuptools) or a single PKG-INFO file (distutils).
     return metadataVersion(join(path, "PKG-INFO")) ?? metadataVersion(path);
   }
@@ -115,31 +134,16 @@ function scanDir(dir: string): Found | undefined {
   } catch {
     return undefined;
   }
-  const candidates: {
-    entry: string;
-    kind: string;
-    fromName: string;
-    distribution: Distribution;
-  }[] = [];
+  const candidates: Candidate[] = [];
   let hasPackage = false;
   for (const e of entries) {
     if (e.name === "mlflow") {
       hasPackage = e.isDirectory || e.isSymlink;
       continue;
     }
-    if (!/^mlflow/i.test(e.name)) continue;
-    const versioned = VERSIONED.exec(e.name);
-    const unversioned = versioned === null ? UNVERSIONED.exec(e.name) : null;
-    const m = versioned ?? unversioned;
-    if (m === null) continue;
-    const distribution = distributionOf(m[1]!);
-    if (distribution === undefined) continue;
-    candidates.push({
-      entry: e.name,
-      kind: versioned !== null ? versioned[3]! : unversioned![2]!,
-      fromName: versioned !== null ? versioned[2]! : "",
-      distribution,
-    });
+    if (e.name.length < 7 || e.name.slice(0, 6).toLowerCase() !== "mlflow") continue;
+    const candidate = parseEntry(e.name);
+    if (candidate !== undefined) candidates.push(candidate);
   }
   // Both distributions install the same package (`mlflow` wins the name); leftovers of an old
   // install lose to the newest.
@@ -160,7 +164,8 @@ function scanDir(dir: string): Found | undefined {
 
 const scans = new Map<string, { stamp: string; found: Found | undefined }>();
 
-function scanDirCached(dir: string): Found | undefined {
+function scanDirCached(dir: string, cache: boolean): Found | undefined {
+  if (!cache) return scanDir(dir);
   let stamp: string;
   try {
     const info = Deno.statSync(dir);
@@ -181,10 +186,10 @@ function scanDirCached(dir: string): Found | undefined {
  * holds `mlflow` or `mlflow-skinny` metadata (`*.dist-info/METADATA`, `*.egg-info`,
  * `*.egg-link` of a `setup.py develop` install, `*.egg`), or else an `mlflow` package with its
  * `version.py`. Cached in-process per interpreter and per directory (path and modification
- * time), so a repeated call costs a few `stat`s.
+ * time), so a repeated call costs a few `stat`s; `cache: false` reads everything afresh.
  *
  * @param python The interpreter the run uses (a venv's `bin/python`, a pyenv shim, …).
- * @param options The environment and cwd the interpreter runs with.
+ * @param options The environment and cwd the interpreter runs with; `cache`.
  * @returns The MLflow found, or `undefined` when the interpreter has none (or does not exist).
  *
  * @example
@@ -202,7 +207,7 @@ export function detectMlflow(
   const site = pythonSitePath(python, options);
   if (site === undefined) return undefined;
   for (const dir of site.dirs) {
-    const found = scanDirCached(dir);
+    const found = scanDirCached(dir, options.cache ?? true);
     if (found !== undefined) return { ...found, python: site.python, sitePackages: dir };
   }
   return undefined;

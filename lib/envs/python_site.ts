@@ -36,6 +36,8 @@ export interface PythonSitePathOptions {
   /** Directory it runs in: relative `PYTHONPATH` entries and `.python-version` files (default
    * the process cwd). */
   cwd?: string;
+  /** Use (and fill) the in-process cache (default `true`); `false` reads everything afresh. */
+  cache?: boolean;
 }
 
 function statOrUndefined(path: string): Deno.FileInfo | undefined {
@@ -229,8 +231,16 @@ interface Layout {
 const layouts = new Map<string, { stamp: string; layout: Layout }>();
 
 function minorOf(version: string | undefined): string | undefined {
-  const m = /^(\d+)\.(\d+)/.exec(version ?? "");
-  return m ? `${m[1]}.${m[2]}` : undefined;
+  const [major, minor] = (version ?? "").split(".");
+  return major && minor && isDigits(major) && isDigits(minor.split(/\D/)[0]!)
+    ? `${major}.${minor.split(/\D/)[0]}`
+    : undefined;
+}
+
+function isDigits(text: string): boolean {
+  if (text === "") return false;
+  for (const c of text) if (c < "0" || c > "9") return false;
+  return true;
 }
 
 function versionFromName(path: string): string | undefined {
@@ -259,20 +269,22 @@ function prefixSiteDirs(prefix: string, xy: string | undefined, venv: boolean): 
     if (isDir(debian[1]!) || isDir(debian[2]!)) return debian;
   }
   // lib64 is usually a link to lib (venvs): count the directory once.
-  let lib64: Deno.FileInfo | undefined;
-  try {
-    lib64 = Deno.lstatSync(`${prefix}/lib64`);
-  } catch { /* none */ }
-  if (lib64?.isDirectory) dirs.push(`${prefix}/lib64/python${xy}/site-packages`);
-  dirs.push(`${prefix}/lib/python${xy}/site-packages`);
+  const lib = `${prefix}/lib/python${xy}/site-packages`;
+  const lib64 = `${prefix}/lib64/python${xy}/site-packages`;
+  const [libInfo, lib64Info] = [statOrUndefined(lib), statOrUndefined(lib64)];
+  if (
+    lib64Info?.isDirectory &&
+    !(libInfo !== undefined && libInfo.ino === lib64Info.ino && libInfo.dev === lib64Info.dev)
+  ) dirs.push(lib64);
+  dirs.push(lib);
   return dirs;
 }
 
 function parseCfg(text: string): Record<string, string> {
   const cfg: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const m = /^\s*([^=#]+?)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m) cfg[m[1]!.toLowerCase()] = m[2]!;
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=");
+    if (eq > 0) cfg[line.slice(0, eq).trim().toLowerCase()] = line.slice(eq + 1).trim();
   }
   return cfg;
 }
@@ -317,7 +329,8 @@ function computeLayout(python: string, pythonHome: string | undefined): Layout {
   return { pythonVersion, prefix, venv: true, siteDirs, userSite: includeSystem };
 }
 
-function layoutOf(python: string, pythonHome: string | undefined): Layout {
+function layoutOf(python: string, pythonHome: string | undefined, cache: boolean): Layout {
+  if (!cache) return computeLayout(python, pythonHome);
   const info = statOrUndefined(python);
   const stamp = `${info?.mtime?.getTime() ?? "-"}:${info?.ino ?? "-"}:${pythonHome ?? ""}`;
   const cached = layouts.get(python);
@@ -334,7 +347,8 @@ function layoutOf(python: string, pythonHome: string | undefined): Layout {
  * venv (from `pyvenv.cfg` beside or above the executable) and of its base when
  * `include-system-site-packages = true`, or of the installation prefix (symlinks resolved;
  * Debian's `dist-packages` layout included). A pyenv shim is resolved first. The part that does
- * not depend on the environment is cached per interpreter path and modification time.
+ * not depend on the environment is cached per interpreter path and modification time (unless
+ * `cache: false`).
  *
  * @param python The interpreter as the run invokes it (e.g. `<venv>/bin/python`).
  * @param options The environment and cwd it runs with.
@@ -358,7 +372,7 @@ export function pythonSitePath(
   const interpreter = resolvePyenvShim(absolute, options) ?? absolute;
   if (!isExecutable(interpreter)) return undefined;
   const pythonHome = env.PYTHONHOME ? env.PYTHONHOME.split(":")[0] : undefined;
-  const layout = layoutOf(interpreter, pythonHome);
+  const layout = layoutOf(interpreter, pythonHome, options.cache ?? true);
   const dirs: string[] = [];
   const add = (dir: string) => {
     if (!dirs.includes(dir) && isDir(dir)) dirs.push(dir);

@@ -119,7 +119,36 @@ Deno.test("detectMlflow() reads egg-info directories and files, eggs and egg-lin
   });
 });
 
-Deno.test("detectMlflow() notices a changed site-packages (new modification time) after a cached answer", async () => {
+Deno.test("detectMlflow() reads skinny egg-info names with hyphens or underscores, and falls back to the version in a name without metadata", async () => {
+  await using tmp = await tempDir();
+  const exe = await fakeInstall(`${tmp.path}/usr`);
+  const site = `${tmp.path}/usr/lib/python3.11/site-packages`;
+  const env = { HOME: tmp.path };
+  const pkgInfo = (v: string) => `Metadata-Version: 1.0\nName: mlflow-skinny\nVersion: ${v}\n`;
+  for (
+    const [entry, version] of [
+      ["mlflow_skinny-1.27.0-py3.11.egg-info", "1.27.0"],
+      ["mlflow-skinny-1.26.1.egg-info", "1.26.1"],
+      ["mlflow_skinny.egg-info", "1.25.0"],
+    ]
+  ) {
+    await writeFiles(site, { [`${entry}/PKG-INFO`]: pkgInfo(version!) });
+    assert.deepEqual(detectMlflow(exe, { env, cache: false }), {
+      version,
+      distribution: "mlflow-skinny",
+      python: exe,
+      sitePackages: site,
+    });
+    await Deno.remove(`${site}/${entry}`, { recursive: true });
+  }
+  await Deno.mkdir(`${site}/MLflow-2.9.2.dist-info`);
+  assert.equal(detectMlflow(exe, { env, cache: false })?.version, "2.9.2");
+  await writeFiles(site, { "mlflow_tracing-3.1.0.dist-info/METADATA": "Version: 3.1.0\n" });
+  await writeFiles(site, { "mlflowx-1.0.dist-info/METADATA": "Version: 1.0\n" });
+  assert.equal(detectMlflow(exe, { env, cache: false })?.version, "2.9.2");
+});
+
+Deno.test("detectMlflow() caches per directory stamp: a new modification time is re-read, cache: false always re-reads", async () => {
   await using tmp = await tempDir();
   const base = await fakeInstall(`${tmp.path}/base`);
   const python = await fakeVenv(`${tmp.path}/venv`, base);
@@ -133,6 +162,13 @@ Deno.test("detectMlflow() notices a changed site-packages (new modification time
   const later = new Date(Date.now() + 5_000);
   await Deno.utime(site, later, later);
   assert.equal(detectMlflow(python, { env: {} })?.version, "3.7.0");
+  // The same change with the modification time put back: the cache cannot see it, a fresh
+  // read (cache: false) does.
+  await Deno.remove(`${site}/mlflow-3.7.0.dist-info`, { recursive: true });
+  await distInfo(site, "mlflow", "3.8.0");
+  await Deno.utime(site, later, later);
+  assert.equal(detectMlflow(python, { env: {} })?.version, "3.7.0");
+  assert.equal(detectMlflow(python, { env: {}, cache: false })?.version, "3.8.0");
 });
 
 Deno.test("detectMlflow() through pyenv shims: PYENV_VERSION, .python-version above the cwd, the global version", async () => {
