@@ -94,13 +94,18 @@ Options:
                                   project copied in.
   --keep-work-dir                 Keep temporary checkouts and downloads after
                                   the run (for debugging).
+  --upgrade-db                    Upgrade an existing SQLite store whose
+                                  schema the run's MLflow would refuse, with
+                                  that MLflow's \`mlflow db upgrade\` (the
+                                  file is backed up first).
   --json                          Print one JSON object with the run id,
                                   experiment id, status and tracking URI on
                                   stdout (the child's stdout goes to stderr).
   -h, --help                      Show this message and exit.
 
-Tracking URI: MLFLOW_TRACKING_URI, else ./mlruns when it holds experiments,
-else sqlite:///mlflow.db.
+Tracking URI: MLFLOW_TRACKING_URI; else, as the MLflow in the run's
+environment would choose: ./mlruns for MLflow < 3.7; otherwise ./mlruns when
+it holds experiments, else sqlite:///mlflow.db (at that MLflow's schema).
 `;
 
 /** Parsed `run` arguments. */
@@ -120,6 +125,7 @@ interface RunArgs {
   runName?: string;
   buildImage: boolean;
   keepWorkDir: boolean;
+  upgradeDb: boolean;
   json: boolean;
 }
 
@@ -147,6 +153,7 @@ const RUN_FLAGS: Record<string, string> = {
   "--build-image": "build-image",
   "--json": "json",
   "--keep-work-dir": "keep-work-dir",
+  "--upgrade-db": "upgrade-db",
   "-h": "help",
   "--help": "help",
 };
@@ -240,6 +247,7 @@ function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "h
     ...optional("runName", last("run-name")),
     buildImage: flags.has("build-image"),
     keepWorkDir: flags.has("keep-work-dir"),
+    upgradeDb: flags.has("upgrade-db"),
     json: flags.has("json"),
   } as RunArgs;
 }
@@ -304,6 +312,7 @@ async function runAndReport(
     ...(args.runName !== undefined ? { runName: args.runName } : {}),
     buildImage: args.buildImage,
     keepWorkDir: args.keepWorkDir,
+    upgradeDb: args.upgradeDb,
     synchronous: false,
     env,
     reporter,
@@ -329,6 +338,9 @@ async function runAndReport(
         ...(submitted.environment.key !== undefined ? { env_key: submitted.environment.key } : {}),
         ...(submitted.environment.cacheHit !== undefined
           ? { env_cache_hit: submitted.environment.cacheHit }
+          : {}),
+        ...(submitted.environment.mlflowVersion !== undefined
+          ? { mlflow_version: submitted.environment.mlflowVersion }
           : {}),
       }),
     }));

@@ -17,7 +17,12 @@ import type { OutputMode } from "./run_command.ts";
 import { generateRunName } from "./run_name.ts";
 import type { SubmittedRun } from "./submitted_run.ts";
 import type { RunInfo, TrackingStore } from "./tracking/tracking_store.ts";
-import { openTrackingStore, resolveTrackingUri } from "./tracking/tracking_uri.ts";
+import {
+  openTrackingStore,
+  parseTrackingUri,
+  resolveTrackingUri,
+} from "./tracking/tracking_uri.ts";
+import { detectMlflow } from "./envs/mlflow_version.ts";
 import { validateKey } from "./tracking/validation.ts";
 
 /** Options of {@linkcode run}, mirroring `mlflow.projects.run`. */
@@ -66,6 +71,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Keep temporary checkouts and downloads after the run (for debugging). */
   keepWorkDir?: boolean;
+  /**
+   * Upgrade an existing SQLite store whose schema the run's MLflow would refuse, with that
+   * MLflow's own `mlflow db upgrade` (after a backup). Without it such a store is refused.
+   */
+  upgradeDb?: boolean;
 }
 
 function parseBackendConfig(
@@ -228,7 +238,26 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);
     for (const key of Object.keys(parameters)) validateKey("param", key);
-    const trackingUri = options.trackingUri ?? resolveTrackingUri(env, { cwd });
+    const givenUri = options.trackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
+    // A malformed URI is refused before an environment is built for nothing.
+    if (givenUri !== undefined) parseTrackingUri(givenUri, cwd);
+    const environment = await prepareEnvironment(project, envManager, {
+      env,
+      reporter,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+    // The MLflow the entry point will import decides the default store and its schema.
+    const mlflow = environment.python === undefined
+      ? undefined
+      : detectMlflow(environment.python, { env: { ...env, ...environment.env }, cwd });
+    reporter.log(
+      "INFO",
+      mlflow === undefined
+        ? "=== No MLflow found in the run's environment ==="
+        : `=== The run's environment has MLflow ${mlflow.version} (${mlflow.sitePackages}) ===`,
+    );
+    const trackingUri = givenUri ??
+      resolveTrackingUri(env, { cwd, mlflowVersion: mlflow?.version ?? null });
     const downloaded = await downloadRemotePaths(entryPoint, logged, {
       ...(options.storageDir !== undefined ? { storageDir: resolve(cwd, options.storageDir) } : {}),
       trackingUri,
@@ -242,11 +271,6 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       resolvePathsFrom: cwd,
       downloaded: downloaded.paths,
     });
-    const environment = await prepareEnvironment(project, envManager, {
-      env,
-      reporter,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    });
     const command = environment.wrapCommand(entryPoint.renderCommand(values));
 
     store = await openTrackingStore(trackingUri, {
@@ -256,6 +280,8 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       // Interrupting before launch stops tracking-server retries; after launch, the end of the
       // run (KILLED) must still be recorded, so the store never sees the caller's signal itself.
       signal: setup.signal,
+      ...(mlflow !== undefined ? { mlflow } : {}),
+      ...(options.upgradeDb !== undefined ? { upgradeDb: options.upgradeDb } : {}),
     });
     const experimentId = await resolveExperiment(store, options, env, reporter);
 
@@ -302,6 +328,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
         kind: environment.kind,
         ...(environment.key !== undefined ? { key: environment.key } : {}),
         ...(environment.cacheHit !== undefined ? { cacheHit: environment.cacheHit } : {}),
+        mlflowVersion: mlflow?.version ?? null,
       },
     });
     launched = true;

@@ -15,6 +15,8 @@ export interface RunEnvironment {
   key?: string;
   /** Whether a cached environment was reused. */
   cacheHit?: boolean;
+  /** Version of the MLflow the entry point imports (`null`: none found; unset: not looked for). */
+  mlflowVersion?: string | null;
 }
 
 /** A run that was launched: wait for it, ask its status, or cancel it. */
