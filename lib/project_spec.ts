@@ -8,6 +8,7 @@ import { join, resolve } from "./paths.ts";
 import { ExecutionException } from "./errors.ts";
 import { pathExists } from "./file_checks.ts";
 import { EntryPoint, type ParameterSpec } from "./entry_point.ts";
+import { escapeForMessage, readUserFileSync } from "./user_file.ts";
 import { isPyDict, parsePythonYaml, pyStr, type PyValue, YamlSyntaxError } from "./python_yaml.ts";
 
 /** Environment kinds an MLproject can declare. */
@@ -170,7 +171,7 @@ export function loadProject(dir: string): ProjectSpec {
   const file = findProjectFile(dir);
   let doc: { [key: string]: PyValue } = {};
   if (file !== undefined) {
-    const text = Deno.readTextFileSync(file);
+    const text = readUserFileSync(file, { label: "MLproject file" });
     let parsed: PyValue;
     try {
       parsed = parsePythonYaml(text);
