@@ -44,9 +44,9 @@ async function pythonWithYaml(): Promise<string | undefined> {
 }
 
 const PYTHON = await pythonWithYaml();
-if (PYTHON === undefined) {
-  console.log("SKIP python_yaml_pyyaml_test: no Python with PyYAML (MLflow venv or python3)");
-}
+const SKIP = PYTHON === undefined
+  ? " (skipped: no Python with PyYAML, neither the MLflow test venv nor python3)"
+  : "";
 
 /** Sorts mapping keys (PyYAML inserts the keys of `<<: [*a, *b]` in reverse order). */
 function sortKeys(v: unknown): unknown {
@@ -224,7 +224,7 @@ function corpus(): string[] {
 }
 
 Deno.test({
-  name: "parsePythonYaml() matches PyYAML's safe_load on a generated corpus",
+  name: `parsePythonYaml() matches PyYAML's safe_load on a generated corpus${SKIP}`,
   ignore: PYTHON === undefined,
   fn: async () => {
     const docs = corpus();
