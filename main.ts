@@ -6,7 +6,7 @@
  * @module
  */
 import { ENV_MANAGERS } from "./lib/environment.ts";
-import { InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
+import { escapeForMessage, InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
 import { printErr, printOut, stderrReporter } from "./lib/output.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -390,8 +390,10 @@ async function envCommand(argv: string[], env: Record<string, string>): Promise<
 }
 
 function reportError(e: MlprojectError): void {
-  if (e instanceof UsageError) printErr(`Error: ${e.message}`);
-  else stderrReporter().log("ERROR", `=== ${e.message} ===`);
+  // One line whatever a file name, key or value in the message holds.
+  const message = escapeForMessage(e.message);
+  if (e instanceof UsageError) printErr(`Error: ${message}`);
+  else stderrReporter().log("ERROR", `=== ${message} ===`);
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -5,9 +5,8 @@
  * @module
  */
 import { fileUrlToPath, isAbsolute, resolve } from "./paths.ts";
-import { ExecutionException } from "./errors.ts";
+import { escapeForMessage, ExecutionException } from "./errors.ts";
 import { shellQuote } from "./shell_quote.ts";
-import { escapeForMessage } from "./user_file.ts";
 
 /**
  * Longest entry point command, in UTF-8 bytes (126 KiB): the command reaches `bash -c` as one

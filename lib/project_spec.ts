@@ -5,10 +5,10 @@
  * @module
  */
 import { join, resolve } from "./paths.ts";
-import { ExecutionException } from "./errors.ts";
+import { escapeForMessage, ExecutionException } from "./errors.ts";
 import { pathExists } from "./file_checks.ts";
 import { COMMAND_MAX_BYTES, EntryPoint, type ParameterSpec } from "./entry_point.ts";
-import { escapeForMessage, readUserFileSync } from "./user_file.ts";
+import { readUserFileSync } from "./user_file.ts";
 import {
   isPyDict,
   parsePythonYaml,
@@ -88,9 +88,10 @@ function invalid(file: string, detail: string): ExecutionException {
   return new ExecutionException(`Invalid MLproject file '${escapeForMessage(file)}': ${detail}`);
 }
 
-/** A key or name from the file, safe to embed in a one-line message. */
+/** A key or name from the file, safe to embed in a one-line message (at most 200 characters). */
 function esc(text: string): string {
-  return escapeForMessage(text);
+  const escaped = escapeForMessage(text);
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
 }
 
 /** Python's `str()` of a value for a message: one line, at most 200 characters. */

@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
-import { ExecutionException, UsageError } from "./errors.ts";
+import { escapeForMessage, ExecutionException, UsageError } from "./errors.ts";
 
 /** Largest file read by {@linkcode readUserFileSync} (10 MiB). */
 export const USER_FILE_MAX_BYTES = 10 * 1024 * 1024;
@@ -89,29 +89,6 @@ function fail(path: string, reason: string, options: ReadUserFileOptions): UserF
   const message = `Cannot read ${label} '${escapeForMessage(options.shownAs ?? path)}': ${reason}`;
   const e = options.usage ? new UsageError(message) : new ExecutionException(message);
   return Object.assign(e, { reason });
-}
-
-/**
- * Escapes line breaks and other control characters so a file name, key or value embedded in an
- * error message keeps it on one line (`a\nb` is shown as `a\nb`, not two lines).
- *
- * @param text Any text.
- * @returns The text with control characters written as escapes.
- *
- * @example
- * ```ts
- * import { escapeForMessage } from "./user_file.ts";
- * console.assert(escapeForMessage("a\nb") === "a\\nb");
- * ```
- */
-export function escapeForMessage(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => {
-    if (c === "\n") return "\\n";
-    if (c === "\r") return "\\r";
-    if (c === "\t") return "\\t";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
 }
 
 /**

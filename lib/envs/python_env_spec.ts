@@ -7,15 +7,10 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
+import { escapeForMessage, ExecutionException } from "../errors.ts";
 import { dirname, fileUrlToPath, join, resolve } from "../paths.ts";
 import type { ProjectSpec } from "../project_spec.ts";
-import {
-  escapeForMessage,
-  readUserFile,
-  readUserFileSync,
-  type UserFileError,
-} from "../user_file.ts";
+import { readUserFile, readUserFileSync, type UserFileError } from "../user_file.ts";
 import {
   isPyDict,
   parsePythonYaml,
