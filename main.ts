@@ -396,6 +396,23 @@ function reportError(e: MlprojectError): void {
   else stderrReporter().log("ERROR", `=== ${message} ===`);
 }
 
+/**
+ * Deno drops one trailing `\r` from each argument; on Linux the kernel's copy of the command line
+ * still has it. An argument is taken from there only when it is exactly Deno's plus that `\r`.
+ */
+function withTrailingCr(args: string[]): string[] {
+  let raw: string[];
+  try {
+    raw = new TextDecoder().decode(Deno.readFileSync("/proc/self/cmdline")).split("\0");
+  } catch {
+    return args;
+  }
+  raw.pop(); // the text ends with a NUL
+  if (raw.length < args.length) return args;
+  const tail = raw.slice(raw.length - args.length);
+  return args.map((arg, i) => (tail[i] === `${arg}\r` ? tail[i]! : arg));
+}
+
 async function main(argv: string[]): Promise<number> {
   const env = Deno.env.toObject();
   let i = 0;
@@ -433,7 +450,7 @@ async function main(argv: string[]): Promise<number> {
 if (import.meta.main) {
   let code: number;
   try {
-    code = await main(Deno.args);
+    code = await main(withTrailingCr(Deno.args));
   } catch (e) {
     if (e instanceof MlprojectError) {
       reportError(e);

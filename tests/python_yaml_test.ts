@@ -320,7 +320,9 @@ Deno.test("parsePythonYaml() refuses nesting 50-100k deep with a named limit, no
 });
 
 Deno.test("parsePythonYaml() drops no newline PyYAML keeps and adds none: block scalar at end of file", () => {
-  assert.deepEqual(parsePythonYaml("command: |\n  python train.py"), { command: "python train.py" });
+  assert.deepEqual(parsePythonYaml("command: |\n  python train.py"), {
+    command: "python train.py",
+  });
   assert.deepEqual(parsePythonYaml("command: |\n  python train.py\n"), {
     command: "python train.py\n",
   });
