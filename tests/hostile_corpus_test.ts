@@ -112,6 +112,9 @@ async function mkfifo(path: string): Promise<void> {
   assert.ok(out.success, `mkfifo ${path}`);
 }
 
+/** Resources a case keeps open while the CLI runs, closed when it ends. */
+const OPEN: { close(): void }[] = [];
+
 const MAIN = "entry_points:\n  main:\n    command: echo hi\n";
 const VENV = ["--env-manager", "virtualenv"];
 
@@ -174,8 +177,8 @@ const GENERATED: Case[] = [
   {
     name: "MLproject socket",
     setup: (root, dir) => {
-      const listener = Deno.listen({ transport: "unix", path: `${dir}/MLproject` });
-      listener.close(); // the socket file stays
+      // Listening until the case ends: closing it would remove the socket file.
+      OPEN.push(Deno.listen({ transport: "unix", path: `${dir}/MLproject` }));
       return project()(root, dir);
     },
   },
@@ -349,13 +352,18 @@ for (const c of [...staticCases(), ...GENERATED]) {
     const dir = `${root.path}/project`;
     await Deno.mkdir(dir);
     const args = await c.setup(root.path, dir);
-    const outcome = await runCapped(args, {
-      cwd: root.path,
-      env: cleanEnv({
-        MLFLOW_TRACKING_URI: `file://${root.path}/mlruns`,
-        MLFLOW_ENV_ROOT: `${root.path}/envs`,
-      }),
-    });
+    let outcome: Outcome;
+    try {
+      outcome = await runCapped(args, {
+        cwd: root.path,
+        env: cleanEnv({
+          MLFLOW_TRACKING_URI: `file://${root.path}/mlruns`,
+          MLFLOW_ENV_ROOT: `${root.path}/envs`,
+        }),
+      });
+    } finally {
+      for (const r of OPEN.splice(0)) r.close();
+    }
     assertRefused(c.name, outcome, root.path, c.codes ?? [1, 2]);
   });
 }
