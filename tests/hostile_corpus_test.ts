@@ -368,8 +368,14 @@ for (const c of [...staticCases(), ...GENERATED]) {
   });
 }
 
-Deno.test("the hostile corpus holds at least 40 files", () => {
+Deno.test("the hostile corpus holds at least 40 files, with its bad bytes and tabs intact", () => {
   assert.ok(staticCases().length + GENERATED.length >= 40);
+  // A formatter run over the corpus would "repair" these (deno.json excludes the folder).
+  const bytes = (rel: string) => [...Deno.readFileSync(`${HOSTILE}/${rel}`)];
+  assert.ok(bytes("invalid_utf8.yaml").includes(0xe9));
+  assert.ok(bytes("python_env_invalid_utf8/python_env.yaml").includes(0xff));
+  assert.ok(bytes("tab_indentation.yaml").includes(0x09));
+  assert.ok(bytes("nul_byte.yaml").includes(0x00));
 });
 
 Deno.test("SIGINT to the CLI while it handles a FIFO MLproject with a writer: prompt exit, no run", async () => {
