@@ -326,6 +326,21 @@ const GENERATED: Case[] = [
     },
   },
   {
+    name: "project URI that is a FIFO",
+    setup: async (root) => {
+      await mkfifo(`${root}/proj.fifo`);
+      return ["run", `${root}/proj.fifo`, "--env-manager", "local"];
+    },
+  },
+  {
+    name: "project URI that is /dev/zero",
+    setup: () => Promise.resolve(["run", "/dev/zero", "--env-manager", "local"]),
+  },
+  {
+    name: "project URI holding a line break",
+    setup: () => Promise.resolve(["run", "no\nsuch", "--env-manager", "local"]),
+  },
+  {
     name: "git repository with an MLproject symlink to /dev/zero committed, run at a version",
     setup: async (root, dir) => {
       await Deno.symlink("/dev/zero", `${dir}/MLproject`);
