@@ -6,7 +6,7 @@
  * @module
  */
 import { ENV_MANAGERS } from "./lib/environment.ts";
-import { InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
+import { escapeForMessage, InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
 import { printErr, printOut, stderrReporter } from "./lib/output.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -402,8 +402,27 @@ async function envCommand(argv: string[], env: Record<string, string>): Promise<
 }
 
 function reportError(e: MlprojectError): void {
-  if (e instanceof UsageError) printErr(`Error: ${e.message}`);
-  else stderrReporter().log("ERROR", `=== ${e.message} ===`);
+  // One line whatever a file name, key or value in the message holds.
+  const message = escapeForMessage(e.message);
+  if (e instanceof UsageError) printErr(`Error: ${message}`);
+  else stderrReporter().log("ERROR", `=== ${message} ===`);
+}
+
+/**
+ * Deno drops one trailing `\r` from each argument; on Linux the kernel's copy of the command line
+ * still has it. An argument is taken from there only when it is exactly Deno's plus that `\r`.
+ */
+function withTrailingCr(args: string[]): string[] {
+  let raw: string[];
+  try {
+    raw = new TextDecoder().decode(Deno.readFileSync("/proc/self/cmdline")).split("\0");
+  } catch {
+    return args;
+  }
+  raw.pop(); // the text ends with a NUL
+  if (raw.length < args.length) return args;
+  const tail = raw.slice(raw.length - args.length);
+  return args.map((arg, i) => (tail[i] === `${arg}\r` ? tail[i]! : arg));
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -443,7 +462,7 @@ async function main(argv: string[]): Promise<number> {
 if (import.meta.main) {
   let code: number;
   try {
-    code = await main(Deno.args);
+    code = await main(withTrailingCr(Deno.args));
   } catch (e) {
     if (e instanceof MlprojectError) {
       reportError(e);

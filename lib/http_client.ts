@@ -6,6 +6,7 @@
  * @module
  */
 import { sleep } from "./sleep.ts";
+import { readUserFileSync, type UserFileError } from "./user_file.ts";
 
 /** Options of {@linkcode httpRequest}. */
 export interface HttpRequestOptions {
@@ -290,10 +291,12 @@ export function createTlsClient(files: TlsFiles): Deno.HttpClient | undefined {
   if (!files.caCertPath && !files.clientCertPath) return undefined;
   const read = (path: string, label: string): string => {
     try {
-      return Deno.readTextFileSync(path);
+      return readUserFileSync(path);
     } catch (e) {
       throw new HttpSettingError(
-        `Cannot read ${label} '${path}': ${e instanceof Error ? e.message : e}`,
+        `Cannot read ${label} '${path}': ${
+          (e as UserFileError).reason ?? (e instanceof Error ? e.message : e)
+        }`,
       );
     }
   };

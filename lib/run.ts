@@ -24,6 +24,7 @@ import {
 } from "./tracking/tracking_uri.ts";
 import { detectMlflow } from "./envs/mlflow_version.ts";
 import { validateKey } from "./tracking/validation.ts";
+import { readUserFileSync } from "./user_file.ts";
 
 /** Options of {@linkcode run}, mirroring `mlflow.projects.run`. */
 export interface RunOptions {
@@ -86,13 +87,11 @@ function parseBackendConfig(
   if (typeof value !== "string") return { ...value };
   let text = value;
   if (extname(value) === ".json") {
-    try {
-      text = Deno.readTextFileSync(resolve(cwd, value));
-    } catch (e) {
-      throw new UsageError(
-        `Cannot read backend config file '${value}': ${e instanceof Error ? e.message : e}`,
-      );
-    }
+    text = readUserFileSync(resolve(cwd, value), {
+      label: "backend config file",
+      usage: true,
+      shownAs: value,
+    });
   }
   try {
     const parsed = JSON.parse(text);

@@ -11,6 +11,7 @@ import { type Reporter, SILENT_REPORTER } from "../output.ts";
 import { dirname, join } from "../paths.ts";
 import { runCommand } from "../run_command.ts";
 import { shellQuote } from "../shell_quote.ts";
+import { readUserFile } from "../user_file.ts";
 import { runStep } from "./_install.ts";
 import { which } from "./_which.ts";
 import { withCacheLock } from "./env_cache.ts";
@@ -152,14 +153,7 @@ export async function prepareConda(
       `You have set the env variable MLFLOW_CONDA_CREATE_ENV_CMD, but ${createPath} does not exist or it is not working properly. Note that ${createPath} and the conda executable need to be in the same conda environment. You can change the search path bymodifying the env variable MLFLOW_CONDA_HOME`,
     );
   }
-  let text: string;
-  try {
-    text = await Deno.readTextFile(condaYaml);
-  } catch (e) {
-    throw new ExecutionException(
-      `Cannot read conda environment file '${condaYaml}': ${e instanceof Error ? e.message : e}`,
-    );
-  }
+  const text = await readUserFile(condaYaml, { label: "conda environment file" });
   const name = await condaEnvName(text);
   const activation = condaActivation(name, env);
   return await withCacheLock(name, { env }, async () => {
