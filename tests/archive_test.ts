@@ -257,3 +257,38 @@ Deno.test("extractArchive() applies a custom size limit and rejects files that a
     /is not a valid tar file/,
   );
 });
+
+for (const fmt of ["zip", "tar", "tar.gz"] as const) {
+  Deno.test(`extractArchive() names a ${fmt} entry whose name is too long for the file system`, async () => {
+    await using dir = await tempDir();
+    const long = `dir/${"n".repeat(300)}.txt`;
+    const file = await build(dir.path, `long.${fmt}`, fmt, [{ name: long, data: "x" }]);
+    await Deno.mkdir(`${dir.path}/out`);
+    const error = await extractArchive(file, `${dir.path}/out`, {
+      kind: fmt === "zip" ? "zip" : "tar",
+    }).then(() => undefined, (e) => e);
+    assert.ok(error instanceof ExecutionException, String(error));
+    assert.match(
+      error.message,
+      /^Archive '.*long\.(zip|tar|tar\.gz)' has an entry 'dir\/n{96}…n{56}\.txt' whose name has a component of 304 bytes; file names are limited to 255 bytes$/,
+    );
+    const deep = Array.from({ length: 20 }, () => "d".repeat(250)).join("/") + "/f.txt";
+    const deepFile = await build(dir.path, `deep.${fmt}`, fmt, [{ name: deep, data: "x" }]);
+    await assert.rejects(
+      extractArchive(deepFile, `${dir.path}/out`, { kind: fmt === "zip" ? "zip" : "tar" }),
+      /^ExecutionException: Archive '.*' has an entry 'd{100}…d{54}\/f\.txt' whose path would be \d+ bytes long once unpacked; paths are limited to 4095 bytes$/,
+    );
+  });
+}
+
+Deno.test("extractArchive() shows an entry name with a newline on one line", async () => {
+  await using dir = await tempDir();
+  const file = await build(dir.path, "nl.tar", "tar", [{ name: "../a\nb", data: "x" }]);
+  await Deno.mkdir(`${dir.path}/out`);
+  await assert.rejects(
+    extractArchive(file, `${dir.path}/out`, { kind: "tar" }),
+    (e: Error) =>
+      e.message ===
+        `Archive '${file}' has an unsafe entry '../a\\x0ab': it would be written outside the target directory`,
+  );
+});
