@@ -379,7 +379,8 @@ async function describeLocalSource(
   // MLflow fetches a version of a repository without remotes through a remote it names after
   // the URI, so that URI becomes the repo URL.
   const repoUrl = origin?.repoUrl ?? (version && origin ? givenUri : git?.repoUrl);
-  if (repoUrl) source.repoUrl = repoUrl;
+  // MLflow records the remote as configured, token included; secrets never go into tags here.
+  if (repoUrl) source.repoUrl = stripCredentials(repoUrl);
   if (version && origin && await isLocalBranch(localDir, version)) source.branch = version;
   return source;
 }
