@@ -292,3 +292,34 @@ Deno.test("extractArchive() shows an entry name with a newline on one line", asy
         `Archive '${file}' has an unsafe entry '../a\\x0ab': it would be written outside the target directory`,
   );
 });
+
+Deno.test("extractArchive() gives one line for truncated or corrupt compressed data", async () => {
+  const { writeTarGz, writeZip } = await import("./_helpers/big_archives.ts");
+  await using dir = await tempDir();
+  const d = dir.path;
+  const text = "hello ".repeat(100_000);
+  await writeTarGz(`${d}/a.tar.gz`, [{ name: "p/a.txt", text }]);
+  const gz = await Deno.readFile(`${d}/a.tar.gz`);
+  await Deno.writeFile(`${d}/truncated.tar.gz`, gz.subarray(0, gz.length >> 1));
+  await writeZip(`${d}/a.zip`, [{ name: "p/a.txt", text, method: "deflate" }]);
+  const zip = await Deno.readFile(`${d}/a.zip`);
+  for (let i = 45; i < 55; i++) zip[i]! ^= 0xff;
+  await Deno.writeFile(`${d}/corrupt.zip`, zip);
+  for (
+    const [name, kind, message] of [
+      [
+        "truncated.tar.gz",
+        "tar",
+        "not a valid tar file: corrupt compressed data (unexpected end of file)",
+      ],
+      ["corrupt.zip", "zip", "not a valid zip file: corrupt compressed data ("],
+    ] as const
+  ) {
+    await Deno.mkdir(`${d}/out-${name}`);
+    await assert.rejects(
+      extractArchive(`${d}/${name}`, `${d}/out-${name}`, { kind }),
+      (e: Error) =>
+        e instanceof ExecutionException && e.message.includes(message) && !e.message.includes("\n"),
+    );
+  }
+});
