@@ -92,8 +92,15 @@ function resolvable(executable: string, env: Record<string, string>): string | u
   return which(executable, { path: env.PATH });
 }
 
-async function condaEnvNames(conda: string, env: Record<string, string>): Promise<string[]> {
-  const out = await runCommand(conda, ["env", "list", "--json"], { env });
+async function condaEnvNames(
+  conda: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const out = await runCommand(conda, ["env", "list", "--json"], {
+    env,
+    ...(signal !== undefined ? { signal } : {}),
+  });
   if (!out.success) {
     throw new ExecutionException(
       `'${conda} env list --json' exited with code ${out.code}: ${
@@ -158,7 +165,7 @@ export async function prepareConda(
   const name = await condaEnvName(text);
   const activation = condaActivation(name, env);
   return await withCacheLock(name, { env }, async () => {
-    if ((await condaEnvNames(conda, env)).includes(name)) {
+    if ((await condaEnvNames(conda, env, options.signal)).includes(name)) {
       reporter.log("INFO", `Conda environment ${name} already exists.`);
       return { name, existed: true, activation };
     }

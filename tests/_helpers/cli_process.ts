@@ -61,25 +61,6 @@ export class LiveCli implements AsyncDisposable {
     }
   }
 
-  /**
-   * Resolves once the process catches `signals` (its /proc SigCgt mask has their bits), that is
-   * once a signal handler for them is installed.
-   */
-  async waitForHandler(signals: number[] = [2, 15]): Promise<void> {
-    const mask = signals.reduce((m, n) => m | (1n << BigInt(n - 1)), 0n);
-    while (true) {
-      let status = "";
-      try {
-        status = await Deno.readTextFile(`/proc/${this.child.pid}/status`);
-      } catch { /* gone */ }
-      const line = status.match(/^SigCgt:\s*([0-9a-f]+)$/m);
-      if (line !== null && (BigInt(`0x${line[1]}`) & mask) === mask) return;
-      if (this.#ended || line === null) throw new Error("the process ended first");
-      // A tight poll of a kernel file: the condition, not the delay, is what the test waits for.
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  }
-
   /** Sends a signal. */
   kill(signal: Deno.Signal): void {
     this.child.kill(signal);
