@@ -425,13 +425,17 @@ export class RestStore implements TrackingStore {
       );
     }
     let body: Json;
+    const sent = this.requestCount;
     try {
       body = await this.call("POST", "/api/2.0/mlflow/experiments/create", { name }, {
         once: true,
       });
     } catch (e) {
-      // Another runner created it first, or an attempt whose answer was lost did.
-      if (!(e instanceof RestError && e.errorCode === "RESOURCE_ALREADY_EXISTS")) throw e;
+      // An earlier attempt whose answer was lost created it: use it.
+      const retried = this.requestCount - sent > 1;
+      if (!(retried && e instanceof RestError && e.errorCode === "RESOURCE_ALREADY_EXISTS")) {
+        throw e;
+      }
       const exp = await this.#lookUpName(name);
       if (exp === undefined) throw e;
       return exp.experimentId;

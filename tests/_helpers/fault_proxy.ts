@@ -61,6 +61,8 @@ export class FaultProxy implements AsyncDisposable {
   /** Client connections by the local port of the front's connection to the inner server. */
   readonly #pairs = new Map<number, Pair>();
   readonly #tasks = new Set<Promise<unknown>>();
+  #arrivals: { endpoint: string; resolve: () => void }[] = [];
+  readonly #closing = new AbortController();
 
   /** Proxies to `upstream` (`http://127.0.0.1:PORT`). */
   constructor(upstream: string) {
@@ -80,6 +82,11 @@ export class FaultProxy implements AsyncDisposable {
   /** Requests to an endpoint (`runs/create`). */
   calls(endpoint: string): ProxiedRequest[] {
     return this.requests.filter((r) => r.path.endsWith(`/${endpoint}`));
+  }
+
+  /** Resolves when the next request to `endpoint` (`runs/log-batch`) arrives. */
+  arrival(endpoint: string): Promise<void> {
+    return new Promise((resolve) => this.#arrivals.push({ endpoint, resolve }));
   }
 
   /** Starts listening. */
@@ -162,12 +169,26 @@ export class FaultProxy implements AsyncDisposable {
     const rule = this.#take(req, url.pathname);
     const record: ProxiedRequest = { method: req.method, path: url.pathname };
     this.requests.push(record);
+    this.#arrivals = this.#arrivals.filter((a) => {
+      if (!url.pathname.endsWith(`/${a.endpoint}`)) return true;
+      a.resolve();
+      return false;
+    });
     const body = req.method === "GET" || req.method === "HEAD"
       ? undefined
       : await req.arrayBuffer();
     if (rule?.delayMs !== undefined) {
-      await new Promise((r) => setTimeout(r, rule.delayMs));
       record.fault = `delay ${rule.delayMs}`;
+      // Cut short when the client goes away or the proxy closes.
+      const stop = AbortSignal.any([req.signal, this.#closing.signal]);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, rule.delayMs);
+        stop.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      if (stop.aborted) return new Response(null, { status: 499 });
     }
     const error = (status: number) =>
       new Response(
@@ -205,6 +226,7 @@ export class FaultProxy implements AsyncDisposable {
 
   /** Stops the proxy and closes every connection. */
   async close(): Promise<void> {
+    this.#closing.abort();
     try {
       this.#front?.close();
     } catch { /* closed */ }

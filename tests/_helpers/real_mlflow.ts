@@ -1,3 +1,4 @@
+// deno-lint-ignore-file camelcase -- MLflow's wire format is snake_case
 /**
  * Real `mlflow server`s for tests, from the MLflow venvs CI installs under
  * `${MLPROJECT_TEST_MLFLOW_VENVS:-$HOME/.cache/mlproject/test-mlflow}/<version>/bin/mlflow`.

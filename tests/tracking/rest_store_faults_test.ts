@@ -38,6 +38,10 @@ interface Case {
   statuses: string[];
   /** stderr must match. */
   stderr?: RegExp;
+  /** Extra environment of the runner. */
+  env?: Record<string, string>;
+  /** Leave the experiment for the runner to create (default: created first). */
+  newExperiment?: boolean;
 }
 
 const CASES: Case[] = [
@@ -76,6 +80,31 @@ const CASES: Case[] = [
     rules: [{ path: "runs/create", status: 503, times: Infinity }],
     code: 1,
     statuses: [],
+  },
+  {
+    name: "a lost runs/create answer and no runs/search either: exit 1, saying a run may be left",
+    rules: [
+      { path: "runs/create", drop: true },
+      { path: "runs/search", status: 503, times: Infinity },
+    ],
+    code: 1,
+    statuses: ["RUNNING"],
+    stderr: /may be left RUNNING in experiment/,
+  },
+  {
+    name: "a lost experiments/create answer: the experiment it created is used",
+    rules: [{ path: "experiments/create", drop: true }],
+    newExperiment: true,
+    code: 0,
+    statuses: ["FINISHED"],
+  },
+  {
+    name: "an entry point that cannot be started (no bash on PATH) ends the run FAILED, exit 1",
+    rules: [],
+    env: { PATH: "/nonexistent" },
+    code: 1,
+    statuses: ["FAILED"],
+    stderr: /Cannot start 'bash'/,
   },
   {
     name: "a terminal status the server refuses exits 1",
@@ -119,7 +148,10 @@ if (venvs.length === 0) {
 for (const venv of venvs) {
   Deno.test(`mlflow ${venv.version} server behind a faulty proxy: no run left RUNNING, no duplicate, the right exit code`, async (t) => {
     await using tmp = await tempDir();
-    await writeFiles(tmp.path, { "proj/MLproject": MLPROJECT });
+    await writeFiles(tmp.path, {
+      "proj/MLproject": MLPROJECT,
+      "slow/MLproject": "entry_points:\n  main:\n    command: 'sleep 60'\n",
+    });
     await Deno.mkdir(`${tmp.path}/server`);
     await using server = await startMlflowServer(venv, `${tmp.path}/server`);
     await using proxy = await startFaultProxy(server.url);
@@ -129,11 +161,11 @@ for (const venv of venvs) {
         proxy.clearRules();
         const experiment = `case-${i}`;
         // The experiment exists first, so each case's faults hit the run's own requests.
-        await server.api("experiments/create", { name: experiment });
+        if (!c.newExperiment) await server.api("experiments/create", { name: experiment });
         for (const rule of c.rules) proxy.addRule(rule);
         const result = await runCli(
           ["run", `${tmp.path}/proj`, "--env-manager", "local", "--experiment-name", experiment],
-          { cwd: tmp.path, env: env(tmp.path, proxy) },
+          { cwd: tmp.path, env: { ...env(tmp.path, proxy), ...c.env } },
         );
         proxy.clearRules();
         const runs = await experimentRuns(server, experiment);
@@ -148,6 +180,50 @@ for (const venv of venvs) {
         }
       });
     }
+
+    await t.step(
+      "Ctrl-C while the params are being logged ends the run KILLED, exit 130",
+      async () => {
+        proxy.clearRules();
+        const experiment = "case-sigint-params";
+        await server.api("experiments/create", { name: experiment });
+        proxy.addRule({ path: "runs/log-batch", delayMs: 60_000 });
+        const arrived = proxy.arrival("runs/log-batch");
+        await using cli = new LiveCli(
+          ["run", `${tmp.path}/proj`, "--env-manager", "local", "--experiment-name", experiment],
+          { cwd: tmp.path, env: env(tmp.path, proxy) },
+        );
+        await arrived;
+        cli.kill("SIGINT");
+        const result = await cli.result();
+        proxy.clearRules();
+        assert.equal(result.code, 130, result.stderr);
+        const runs = await experimentRuns(server, experiment);
+        assert.deepEqual(runs.map((r) => r.info.status), ["KILLED"], result.stderr);
+      },
+    );
+
+    await t.step(
+      "a second Ctrl-C stops the retrying of KILLED: exit 130, not recorded",
+      async () => {
+        proxy.clearRules();
+        const experiment = "case-sigint-twice";
+        await server.api("experiments/create", { name: experiment });
+        proxy.addRule({ path: "runs/update", status: 503, times: Infinity });
+        await using cli = new LiveCli(
+          ["run", `${tmp.path}/slow`, "--env-manager", "local", "--experiment-name", experiment],
+          { cwd: tmp.path, env: { ...env(tmp.path, proxy), MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0" } },
+        );
+        await cli.waitFor(/Running command/);
+        cli.kill("SIGINT");
+        await cli.waitFor(/Could not record status KILLED of run '[0-9a-f]{32}' yet/);
+        cli.kill("SIGINT");
+        const result = await cli.result();
+        proxy.clearRules();
+        assert.equal(result.code, 130, result.stderr);
+        assert.match(result.stderr, /status KILLED of run '[0-9a-f]{32}' was not recorded/);
+      },
+    );
 
     await t.step(
       "Ctrl-C while FINISHED is retried exits 130 and says it was not recorded",
