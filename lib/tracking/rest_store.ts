@@ -487,7 +487,11 @@ export class RestStore implements TrackingStore {
       }
     } catch (e) {
       // The run exists but is not what was asked for: it must not stay RUNNING.
-      await this.#abandonRun(info.runId, this.#signal?.aborted ? "KILLED" : "FAILED");
+      await this.#abandonRun(
+        info.runId,
+        this.#signal?.aborted ? "KILLED" : "FAILED",
+        "its params could not be logged",
+      );
       throw e;
     }
     return info;
@@ -566,7 +570,11 @@ export class RestStore implements TrackingStore {
       if (found.length > 0) {
         this.#reporter?.log(
           "WARNING",
-          `runs/create did not answer properly, but created run '${found[0]!.runId}': using it`,
+          this.#message(
+            `runs/create failed (${errorText(last)}), but the server had created run '${
+              found[0]!.runId
+            }': using it`,
+          ),
         );
         await this.#endDuplicates(request, found[0]!.runId);
         return found[0]!;
@@ -618,11 +626,11 @@ export class RestStore implements TrackingStore {
     }
     for (const run of found) {
       if (run.runId === keep) continue;
-      this.#reporter?.log(
-        "WARNING",
-        `Ending run '${run.runId}' ${status}: an earlier runs/create attempt created it but its answer was lost`,
+      await this.#abandonRun(
+        run.runId,
+        status,
+        "a duplicate, created by an earlier runs/create attempt whose answer was lost",
       );
-      await this.#abandonRun(run.runId, status);
     }
   }
 
@@ -630,7 +638,7 @@ export class RestStore implements TrackingStore {
    * Ends a run this runner created and gave up on, with a few bounded attempts: after an
    * interrupt too, and without waiting long for a server that is down.
    */
-  async #abandonRun(runId: string, status: RunStatus): Promise<void> {
+  async #abandonRun(runId: string, status: RunStatus, why: string): Promise<void> {
     try {
       await this.call("POST", "/api/2.0/mlflow/runs/update", {
         run_uuid: runId,
@@ -641,6 +649,7 @@ export class RestStore implements TrackingStore {
         signal: AbortSignal.timeout(ABANDON_TIMEOUT_MS),
         retries: Math.min(2, this.#retry.maxRetries),
       });
+      this.#reporter?.log("WARNING", `Ended run '${runId}' ${status}: ${why}`);
     } catch (e) {
       this.#reporter?.log(
         "WARNING",

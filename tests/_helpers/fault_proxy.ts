@@ -192,7 +192,10 @@ export class FaultProxy implements AsyncDisposable {
     }
     const error = (status: number) =>
       new Response(
-        JSON.stringify({ error_code: "TEMPORARILY_UNAVAILABLE", message: `injected ${status}` }),
+        JSON.stringify({
+          error_code: status >= 500 ? "TEMPORARILY_UNAVAILABLE" : "BAD_REQUEST",
+          message: `injected ${status}`,
+        }),
         { status, headers: { "content-type": "application/json" } },
       );
     if (rule?.status !== undefined && !rule.afterUpstream) {
