@@ -104,6 +104,9 @@ export class RealMlflowServer implements AsyncDisposable {
   }
 }
 
+/** How long a server may take to answer `/health`. */
+const START_TIMEOUT_MS = 300_000;
+
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -115,7 +118,7 @@ async function startWith(
   venv: MlflowVenv,
   dir: string,
   backendStore: string,
-): Promise<{ child: ChildHandle; url: string } | { log: string }> {
+): Promise<{ child: ChildHandle; url: string } | { log: string; exited: boolean }> {
   const port = freePort();
   const log = `${dir}/server.log`;
   const args = [
@@ -141,8 +144,10 @@ async function startWith(
   let exited = false;
   child.status.then(() => exited = true);
   const url = `http://127.0.0.1:${port}`;
-  // Start-up takes seconds (imports); poll /health until it answers or the server exits.
-  for (let i = 0; i < 1200 && !exited; i++) {
+  // Start-up takes seconds (imports, migrations), minutes on a loaded machine: poll /health until
+  // it answers or the server exits.
+  const deadline = performance.now() + START_TIMEOUT_MS;
+  while (!exited && performance.now() < deadline) {
     try {
       const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
       await res.body?.cancel();
@@ -151,7 +156,11 @@ async function startWith(
     await new Promise((r) => setTimeout(r, 100));
   }
   await child.terminate();
-  return { log: await Deno.readTextFile(log).catch(() => "") };
+  const text = await Deno.readTextFile(log).catch(() => "");
+  return {
+    log: exited ? text : `${text}\n(no answer on /health after ${START_TIMEOUT_MS} ms)`,
+    exited,
+  };
 }
 
 /**
@@ -164,11 +173,11 @@ export async function startMlflowServer(venv: MlflowVenv, dir: string): Promise<
   if ("child" in sqlite) {
     return new RealMlflowServer(sqlite.url, venv.version, "sqlite", sqlite.child);
   }
+  const failed = (log: string) =>
+    new Error(`mlflow ${venv.version} server did not start:\n${log.slice(-3000)}`);
+  // Only a server that exited (could not open SQLite) is tried again with a file store.
+  if (!sqlite.exited) throw failed(sqlite.log);
   const file = await startWith(venv, dir, `${dir}/mlruns`);
   if ("child" in file) return new RealMlflowServer(file.url, venv.version, "file", file.child);
-  throw new Error(
-    `mlflow ${venv.version} server did not start:\n${sqlite.log.slice(-1500)}\n${
-      file.log.slice(-1500)
-    }`,
-  );
+  throw failed(`${sqlite.log.slice(-1500)}\n${file.log}`);
 }
