@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { ENV_MANAGERS } from "./lib/environment.ts";
 import { escapeForMessage, InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
 import { printErr, printOut, stderrReporter } from "./lib/output.ts";
 import { VERSION } from "./lib/version.ts";
@@ -168,7 +167,11 @@ function splitPair(kind: "P" | "A", item: string, into: Record<string, string | 
   into[name] = eq === -1 ? true : item.slice(eq + 1);
 }
 
-function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "help" {
+function parseRunArgs(
+  argv: string[],
+  env: Record<string, string>,
+  envManagers: readonly string[],
+): RunArgs | "help" {
   const values = new Map<string, string[]>();
   const flags = new Set<string>();
   const positional: string[] = [];
@@ -222,10 +225,10 @@ function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "h
     throw new UsageError("Specify only one of 'experiment-name' or 'experiment-id' options.");
   }
   const envManager = last("env-manager");
-  if (envManager !== undefined && !(ENV_MANAGERS as readonly string[]).includes(envManager)) {
+  if (envManager !== undefined && !envManagers.includes(envManager)) {
     throw new UsageError(
       `Invalid value for '--env-manager': '${envManager}' is not one of ${
-        ENV_MANAGERS.map((m) => `'${m}'`).join(", ")
+        envManagers.map((m) => `'${m}'`).join(", ")
       }.`,
     );
   }
@@ -253,7 +256,8 @@ function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "h
 }
 
 async function runCommand(argv: string[], env: Record<string, string>): Promise<number> {
-  const args = parseRunArgs(argv, env);
+  const { ENV_MANAGERS } = await import("./lib/environment.ts");
+  const args = parseRunArgs(argv, env, ENV_MANAGERS);
   if (args === "help") {
     printOut(RUN_HELP.trimEnd());
     return 0;
@@ -268,21 +272,30 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
   }
   const { run, waitForRun } = await import("./lib/run.ts");
   const reporter = stderrReporter();
-  // SIGINT/SIGTERM stop a fetch or environment build in progress, and cancel a launched run
-  // (its whole process group, recorded KILLED).
+  // From here on, SIGINT/SIGTERM stop a fetch or environment build in progress, and cancel a
+  // launched run (its whole process group, recorded KILLED); another signal stops the recording
+  // of the run's end if that is still being retried.
   const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  let submitted: { cancel(): Promise<void> } | undefined;
+  onInterrupt = () => {
+    if (!interrupt.signal.aborted) interrupt.abort();
+    else void submitted?.cancel();
+  };
   try {
-    return await runAndReport(args, env, { run, waitForRun, reporter, signal: interrupt.signal });
+    return await runAndReport(args, env, {
+      run,
+      waitForRun,
+      reporter,
+      signal: interrupt.signal,
+      onSubmitted: (handle) => submitted = handle,
+    });
   } catch (e) {
     if (interrupt.signal.aborted && !(e instanceof MlprojectError && e.exitCode === 130)) {
       throw new InterruptedError("Interrupted before the run started");
     }
     throw e;
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    onInterrupt = undefined;
   }
 }
 
@@ -294,6 +307,7 @@ async function runAndReport(
     waitForRun: typeof import("./lib/run.ts").waitForRun;
     reporter: ReturnType<typeof stderrReporter>;
     signal: AbortSignal;
+    onSubmitted: (handle: { cancel(): Promise<void> }) => void;
   },
 ): Promise<number> {
   const { run, waitForRun, reporter } = deps;
@@ -319,6 +333,7 @@ async function runAndReport(
     stdout: args.json ? "stderr" : "inherit",
     signal: deps.signal,
   });
+  deps.onSubmitted(submitted);
   let code = 0;
   try {
     await waitForRun(submitted, { reporter });
@@ -459,7 +474,24 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(`No such command '${command}'.`);
 }
 
+/**
+ * What SIGINT/SIGTERM do once `run` has started its work; before that (and for the other
+ * commands) a signal ends the process at once with exit code 130, as nothing is recorded yet.
+ */
+let onInterrupt: (() => void) | undefined;
+
+/** Installs the SIGINT/SIGTERM handler, first thing, so no signal meets the default handler. */
+function installSignalHandler(): void {
+  const handler = () => {
+    if (onInterrupt !== undefined) return onInterrupt();
+    reportError(new InterruptedError("Interrupted"));
+    Deno.exit(130);
+  };
+  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, handler);
+}
+
 if (import.meta.main) {
+  installSignalHandler();
   let code: number;
   try {
     code = await main(withTrailingCr(Deno.args));

@@ -346,9 +346,12 @@ export interface TlsFiles {
 
 /**
  * Builds a `Deno.HttpClient` that trusts extra CAs and/or presents a client certificate, or
- * returns `undefined` when no TLS setting is given.
+ * returns `undefined` when no TLS setting (and no `freshConnections`) is given.
  *
  * @param files Paths of the CA bundle and the combined client certificate + key PEM.
+ * @param options `freshConnections`: never reuse a connection. Deno's fetch silently sends a
+ *   request again when a reused connection closes before the answer, even a POST the server
+ *   already processed; on a fresh connection that loss is an error the caller can handle.
  * @returns The client (close it when done), or `undefined`.
  * @throws {HttpSettingError} When a file cannot be read or holds no certificate/key.
  *
@@ -360,8 +363,11 @@ export interface TlsFiles {
  * client?.close();
  * ```
  */
-export function createTlsClient(files: TlsFiles): Deno.HttpClient | undefined {
-  if (!files.caCertPath && !files.clientCertPath) return undefined;
+export function createTlsClient(
+  files: TlsFiles,
+  options: { freshConnections?: boolean } = {},
+): Deno.HttpClient | undefined {
+  if (!files.caCertPath && !files.clientCertPath && !options.freshConnections) return undefined;
   const read = (path: string, label: string): string => {
     try {
       return readUserFileSync(path);
@@ -373,14 +379,15 @@ export function createTlsClient(files: TlsFiles): Deno.HttpClient | undefined {
       );
     }
   };
-  const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
+  const settings: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
+  if (options.freshConnections) settings.poolMaxIdlePerHost = 0;
   if (files.caCertPath) {
     const label = files.labels?.caCertPath ?? "CA certificate file";
     const { certs } = splitPem(read(files.caCertPath, label));
     if (certs === "") {
       throw new HttpSettingError(`${label} '${files.caCertPath}' holds no PEM certificate`);
     }
-    options.caCerts = [certs];
+    settings.caCerts = [certs];
   }
   if (files.clientCertPath) {
     const label = files.labels?.clientCertPath ?? "client certificate file";
@@ -390,12 +397,12 @@ export function createTlsClient(files: TlsFiles): Deno.HttpClient | undefined {
         `${label} '${files.clientCertPath}' must hold both the client certificate and its private key (PEM)`,
       );
     }
-    options.cert = certs;
-    options.key = key;
+    settings.cert = certs;
+    settings.key = key;
   }
   try {
     return Deno.createHttpClient(
-      options as
+      settings as
         | Deno.CreateHttpClientOptions
         | (Deno.CreateHttpClientOptions & Deno.TlsCertifiedKeyPem),
     );

@@ -16,7 +16,7 @@ import { loadProject, type ProjectSpec } from "./project_spec.ts";
 import type { OutputMode } from "./run_command.ts";
 import { generateRunName } from "./run_name.ts";
 import type { SubmittedRun } from "./submitted_run.ts";
-import type { RunInfo, TrackingStore } from "./tracking/tracking_store.ts";
+import type { RunInfo, RunStatus, TrackingStore } from "./tracking/tracking_store.ts";
 import {
   openTrackingStore,
   parseTrackingUri,
@@ -303,6 +303,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       if (source.branch) tags.push(["mlflow.source.git.branch", source.branch]);
       tags.push(["mlflow.project.backend", backend.name]);
       if (environment.tag !== undefined) tags.push(["mlflow.project.env", environment.tag]);
+      // A signal that came during the synchronous work above is only seen after a turn of the
+      // event loop: take one, so nothing is recorded for a run interrupted before it exists.
+      await new Promise((r) => setTimeout(r, 1));
+      if (options.signal?.aborted) throw new InterruptedError("Interrupted before the run started");
       runInfo = await store.createRun({
         experimentId,
         userId: user,
@@ -361,7 +365,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     options.signal?.removeEventListener("abort", onSetupAbort);
     if (!launched) {
       if (store !== undefined && runInfo !== undefined && !options.runId) {
-        await markFailed(store, runInfo.runId);
+        await markFailed(store, runInfo.runId, {
+          status: options.signal?.aborted ? "KILLED" : "FAILED",
+          reporter,
+        });
       }
       store?.close();
       await cleanup();
@@ -370,12 +377,27 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   }
 }
 
-async function markFailed(store: TrackingStore, runId: string): Promise<void> {
+/** How long ending a run whose launch failed may take (ms). */
+const MARK_FAILED_TIMEOUT_MS = 20_000;
+
+async function markFailed(
+  store: TrackingStore,
+  runId: string,
+  options: { status: RunStatus; reporter: Reporter },
+): Promise<void> {
   try {
-    const info = await store.getRun(runId);
-    if (info?.status === "RUNNING") await store.updateRun(runId, "FAILED", Date.now());
-  } catch {
-    // The original error matters more than a failure to record it.
+    // Bounded, and not stopped by an interrupt already received: the run must not stay RUNNING.
+    await store.endRun(runId, options.status, Date.now(), {
+      signal: AbortSignal.timeout(MARK_FAILED_TIMEOUT_MS),
+    });
+  } catch (e) {
+    // The original error matters more; still say the run may show RUNNING.
+    options.reporter.log(
+      "WARNING",
+      `Could not end run '${runId}' ${options.status}: ${
+        e instanceof Error ? e.message : e
+      }; it may still show RUNNING`,
+    );
   }
 }
 

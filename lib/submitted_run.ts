@@ -29,7 +29,10 @@ export interface SubmittedRun {
   readonly trackingUri: string;
   /** The environment the run executes in. */
   readonly environment?: RunEnvironment;
-  /** Waits until the run ends; `true` when it succeeded. */
+  /**
+   * Waits until the run ends; `true` when it succeeded. Rejects (`ExecutionException`, or
+   * `InterruptedError` when stopped) when the end of the run could not be recorded.
+   */
   wait(): Promise<boolean>;
   /** Current status: `RUNNING` until the run ends, then `FINISHED`, `FAILED` or `KILLED`. */
   getStatus(): Promise<RunStatus>;

@@ -100,8 +100,15 @@ function resolvable(executable: string, env: Record<string, string>): string | u
 }
 
 /** The env directories `conda env list --json` reports. */
-async function condaEnvPrefixes(conda: string, env: Record<string, string>): Promise<string[]> {
-  const out = await runCommand(conda, ["env", "list", "--json"], { env });
+async function condaEnvPrefixes(
+  conda: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const out = await runCommand(conda, ["env", "list", "--json"], {
+    env,
+    ...(signal !== undefined ? { signal } : {}),
+  });
   if (!out.success) {
     throw new ExecutionException(
       `'${conda} env list --json' exited with code ${out.code}: ${
@@ -157,7 +164,7 @@ export async function prepareConda(
   const name = await condaEnvName(text);
   const activation = condaActivation(name, env);
   return await withCacheLock(name, { env }, async () => {
-    const existing = prefixNamed(await condaEnvPrefixes(conda, env), name);
+    const existing = prefixNamed(await condaEnvPrefixes(conda, env, options.signal), name);
     if (existing !== undefined) {
       reporter.log("INFO", `Conda environment ${name} already exists.`);
       return { name, existed: true, activation, prefix: existing };
