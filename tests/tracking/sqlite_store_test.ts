@@ -4,7 +4,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { MLFLOW_SCHEMA_REVISION, SqliteStore } from "../../lib/tracking/sqlite_store.ts";
+import { SqliteStore } from "../../lib/tracking/sqlite_store.ts";
+import {
+  headRevisionForVersion,
+  NEWEST_KNOWN_RELEASE,
+} from "../../lib/tracking/sqlite_schema.ts";
 import type { CreateRunRequest } from "../../lib/tracking/tracking_store.ts";
 import { FIXTURES, tempDir } from "../_helpers/cli.ts";
 
@@ -75,13 +79,14 @@ function nonNullColumns(row: Row): string[] {
 // ---------------------------------------------------------------------------------------------
 // a new database
 
-Deno.test("SqliteStore creates a new DB at MLFLOW_SCHEMA_REVISION with experiment 0 'Default'", async () => {
+Deno.test("SqliteStore creates a new DB at the newest known MLflow's revision with experiment 0 'Default'", async () => {
   await using tmp = await tempDir();
+  Deno.mkdirSync(join(tmp.path, "sub"));
   const path = join(tmp.path, "sub", "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.deepEqual(rows(path, "SELECT version_num FROM alembic_version"), [
-      { version_num: MLFLOW_SCHEMA_REVISION },
+      { version_num: headRevisionForVersion(NEWEST_KNOWN_RELEASE) },
     ]);
     const exps = rows(path, "SELECT * FROM experiments");
     assert.equal(exps.length, 1);
@@ -106,7 +111,7 @@ Deno.test("SqliteStore creates a new DB at MLFLOW_SCHEMA_REVISION with experimen
 Deno.test("SqliteStore's new DB has every table of MLflow 2.17's schema with at least its columns", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  new SqliteStore(path).close();
+  (await SqliteStore.open(path)).close();
   const ours = new Set(tableNames(path));
   const missing: string[] = [];
   for (const table of tableNames(FIXTURE_DB)) {
@@ -127,7 +132,7 @@ Deno.test("SqliteStore's new DB has every table of MLflow 2.17's schema with at 
 Deno.test("SqliteStore's new DB has the fixture's column types and NOT NULLs for the tables the runner writes", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  new SqliteStore(path).close();
+  (await SqliteStore.open(path)).close();
   for (
     const table of [
       "experiments",
@@ -152,7 +157,7 @@ Deno.test("SqliteStore's new DB has the fixture's column types and NOT NULLs for
 Deno.test("SqliteStore.uri is the absolute sqlite:/// URI and childEnv is empty", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.equal(store.uri, `sqlite:///${path}`);
     assert.ok(store.uri.startsWith("sqlite:////"));
@@ -168,7 +173,7 @@ Deno.test("SqliteStore.uri is the absolute sqlite:/// URI and childEnv is empty"
 Deno.test("SqliteStore writes run rows with the same non-null columns as MLflow's run row", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   let runId: string;
   try {
     const info = await store.createRun(request());
@@ -213,7 +218,7 @@ Deno.test("SqliteStore writes run rows with the same non-null columns as MLflow'
 Deno.test("SqliteStore writes tag rows including mlflow.runName, and param rows, like MLflow's", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   let runId: string;
   try {
     runId = (await store.createRun(request())).runId;
@@ -254,7 +259,7 @@ Deno.test("SqliteStore writes tag rows including mlflow.runName, and param rows,
 Deno.test("SqliteStore overwrites tags, and the mlflow.runName tag renames the run row", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const { runId } = await store.createRun(request());
     await store.logBatch(runId, { tags: [["mlflow.project.backend", "local"]] });
@@ -283,7 +288,7 @@ Deno.test("SqliteStore overwrites tags, and the mlflow.runName tag renames the r
 Deno.test("SqliteStore.getRun() reads back what createRun() and updateRun() wrote", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const info = await store.createRun(request());
     assert.deepEqual(await store.getRun(info.runId), info);
@@ -305,7 +310,7 @@ Deno.test("SqliteStore.getRun() reads back what createRun() and updateRun() wrot
 Deno.test("SqliteStore reads the fixture DB's experiment and run as MLflow wrote them", async () => {
   await using tmp = await tempDir();
   const path = copyFixtureDb(tmp.path);
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.deepEqual(await store.findExperiment({ id: "0" }), {
       experimentId: "0",
@@ -337,7 +342,7 @@ Deno.test("SqliteStore uses the fixture DB as it is and only appends rows to it"
     "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name",
   );
   const before = dump(path);
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   const runs: string[] = [];
   let expId: string;
   try {
@@ -385,7 +390,7 @@ Deno.test("SqliteStore uses the fixture DB as it is and only appends rows to it"
 Deno.test("SqliteStore keeps the fixture DB's journal working: MLflow's own rows stay readable in WAL", async () => {
   await using tmp = await tempDir();
   const path = copyFixtureDb(tmp.path);
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const metrics = rows(path, "SELECT * FROM metrics");
     assert.deepEqual(metrics, [{
@@ -438,7 +443,7 @@ Deno.test("SqliteStore and a second process writing the same DB never see 'datab
   const path = join(tmp.path, "mlflow.db");
   const stop = join(tmp.path, "stop");
   const started = join(tmp.path, "started");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   let child: Deno.ChildProcess | undefined;
   try {
     const { runId } = await store.createRun(request());
@@ -503,7 +508,7 @@ Deno.test("SqliteStore and a second process writing the same DB never see 'datab
 
 Deno.test("SqliteStore.createRun() fails for a missing experiment with MLflow's message", async () => {
   await using tmp = await tempDir();
-  const store = new SqliteStore(join(tmp.path, "mlflow.db"));
+  const store = await SqliteStore.open(join(tmp.path, "mlflow.db"));
   try {
     await assert.rejects(
       async () => await store.createRun(request({ experimentId: "424242" })),
@@ -522,8 +527,8 @@ Deno.test("SqliteStore refuses a SQLite file that is not an MLflow database, nam
   db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
   db.exec("INSERT INTO notes (body) VALUES ('keep me')");
   db.close();
-  assert.throws(
-    () => new SqliteStore(path),
+  await assert.rejects(
+    () => SqliteStore.open(path),
     (e: Error) => e.message.includes(path) && /not an MLflow database/.test(e.message),
   );
   // The file is left alone.
@@ -538,13 +543,13 @@ Deno.test("SqliteStore refuses a file that is not SQLite at all, naming the file
     path,
     "this is not a database, just some text that is long enough".repeat(20),
   );
-  assert.throws(() => new SqliteStore(path), (e: Error) => e.message.includes(path));
+  await assert.rejects(() => SqliteStore.open(path), (e: Error) => e.message.includes(path));
 });
 
 Deno.test("SqliteStore.logBatch() refuses to change a param with MLflow's message", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const { runId } = await store.createRun(request());
     await store.logBatch(runId, { params: [["alpha", "0.5"]] });
@@ -566,7 +571,7 @@ Deno.test("SqliteStore.logBatch() refuses to change a param with MLflow's messag
 
 Deno.test("SqliteStore refuses invalid param and tag keys and writes to a missing run", async () => {
   await using tmp = await tempDir();
-  const store = new SqliteStore(join(tmp.path, "mlflow.db"));
+  const store = await SqliteStore.open(join(tmp.path, "mlflow.db"));
   try {
     const { runId } = await store.createRun(request());
     for (const key of ["../x", "/abs", "a\nb"]) {
@@ -591,7 +596,7 @@ Deno.test("SqliteStore refuses invalid param and tag keys and writes to a missin
 Deno.test("SqliteStore.createExperiment() refuses a duplicate name and numbers new ones 1, 2, …", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.equal(await store.createExperiment("a"), "1");
     assert.equal(await store.createExperiment("b"), "2");
