@@ -35,7 +35,10 @@ function releaseParts(version: string): { nums: number[]; pre: boolean } {
   // A suffix such as rc0, .dev0, a1 marks a pre-release (older than the final release);
   // `.postN` and `+local` do not.
   const rest = m[2]!;
-  return { nums: m[1]!.split(".").map(Number), pre: rest !== "" && !/^(\.post\d*|\+.*)/.test(rest) };
+  return {
+    nums: m[1]!.split(".").map(Number),
+    pre: rest !== "" && !/^(\.post\d*|\+.*)/.test(rest),
+  };
 }
 
 /**
@@ -173,7 +176,8 @@ export function releasesWithRevision(revision: string): readonly string[] {
 }
 
 /**
- * Names the releases of a revision for messages: `MLflow 2.17.0 to 2.17.2`, `MLflow 3.7.0`, or
+ * Names the releases of a revision for messages: `MLflow 3.7.0`, `MLflow 3.5.0 to 3.7.0`,
+ * `MLflow 3.0.1, 3.1.1 to 3.1.4` (runs of consecutive known releases), or
  * `an unknown MLflow version` when the data has no release with it.
  *
  * @param revision An alembic revision.
@@ -188,9 +192,17 @@ export function releasesWithRevision(revision: string): readonly string[] {
 export function describeRevision(revision: string): string {
   const releases = releasesWithRevision(revision);
   if (releases.length === 0) return "an unknown MLflow version";
-  const first = releases[0]!;
-  const last = releases[releases.length - 1]!;
-  return first === last ? `MLflow ${first}` : `MLflow ${first} to ${last}`;
+  const all = knownReleases();
+  const runs: string[][] = [];
+  let previous = -2;
+  for (const release of releases) {
+    const at = all.indexOf(release);
+    if (at === previous + 1) runs[runs.length - 1]!.push(release);
+    else runs.push([release]);
+    previous = at;
+  }
+  const parts = runs.map((r) => r.length === 1 ? r[0]! : `${r[0]} to ${r[r.length - 1]}`);
+  return `MLflow ${parts.join(", ")}`;
 }
 
 /**

@@ -25,9 +25,9 @@ import {
   NEWEST_KNOWN_RELEASE,
   readMigrationChain,
   releasesWithRevision,
-  type SqliteSchema,
   schemaForRevision,
   schemaForVersion,
+  type SqliteSchema,
 } from "./sqlite_schema.ts";
 import type {
   CreateRunRequest,

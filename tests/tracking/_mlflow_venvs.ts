@@ -30,9 +30,29 @@ export function mlflowVenv(version: string): MlflowInstallation | undefined {
   return undefined;
 }
 
-/** A one-line skip notice for tests whose venvs are missing. */
-export function skipNotice(test: string, versions: string[]): string {
-  return `SKIP ${test}: MLflow venv(s) ${versions.join(", ")} missing under ${venvsRoot()}`;
+/** The MLflow versions CI pins (each a venv under {@linkcode venvsRoot}). */
+export const PINNED_MLFLOW = ["2.17.2", "2.22.5", "3.7.0", "3.18.0"];
+
+/**
+ * Registers a test that needs real MLflow venvs. When one is missing the test is reported as
+ * ignored, its name saying which venv is missing (one line in the test output).
+ */
+export function mlflowTest(
+  name: string,
+  versions: string[],
+  fn: (...venvs: MlflowInstallation[]) => Promise<void>,
+): void {
+  const venvs = versions.map(mlflowVenv);
+  const missing = versions.filter((_, i) => venvs[i] === undefined);
+  if (missing.length > 0) {
+    Deno.test({
+      name: `${name} (skipped: no MLflow ${missing.join(", ")} venv under ${venvsRoot()})`,
+      ignore: true,
+      fn: () => {},
+    });
+    return;
+  }
+  Deno.test(name, () => fn(...(venvs as MlflowInstallation[])));
 }
 
 /** Runs Python code with an installation's interpreter; returns its output. */

@@ -20,9 +20,7 @@ import {
   schemaForVersion,
 } from "../../lib/tracking/sqlite_schema.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
-import { mlflowVenv, skipNotice } from "./_mlflow_venvs.ts";
-
-const PINNED = ["2.17.2", "2.22.5", "3.7.0", "3.18.0"];
+import { mlflowTest, PINNED_MLFLOW } from "./_mlflow_venvs.ts";
 
 Deno.test("the schema data covers every MLflow release from 2.0.0 to 3.18.0 and skips none of them", () => {
   const known = knownReleases();
@@ -59,16 +57,20 @@ Deno.test("the schema data lists releases oldest first, each once, with a revisi
   }
 });
 
-Deno.test("a revision's releases are contiguous and newer releases never have an older revision", () => {
-  for (let i = 1; i < RELEASES.length; i++) {
-    const [, before] = RELEASES[i - 1]!;
-    const [version, after] = RELEASES[i]!;
-    assert.ok(compareRevisions(before, after)! <= 0, `${version}: ${before} → ${after}`);
+Deno.test("revisions are ordered by their first release, and each minor's .0 release never goes back", () => {
+  const firsts = new Map<string, string>();
+  for (const [version, revision] of RELEASES) {
+    if (!firsts.has(revision)) firsts.set(revision, version);
   }
-  for (const revision of Object.keys(REVISIONS)) {
-    const releases = releasesWithRevision(revision);
-    const first = knownReleases().indexOf(releases[0]!);
-    assert.deepEqual(releases, knownReleases().slice(first, first + releases.length));
+  for (const [a, fa] of firsts) {
+    for (const [b, fb] of firsts) {
+      assert.equal(Math.sign(compareRevisions(a, b)!), Math.sign(compareMlflowVersions(fa, fb)));
+    }
+  }
+  const minors = RELEASES.filter(([v]) => v.endsWith(".0"));
+  for (let i = 1; i < minors.length; i++) {
+    const [version, revision] = minors[i]!;
+    assert.ok(compareRevisions(minors[i - 1]![1], revision)! <= 0, version);
   }
 });
 
@@ -85,12 +87,20 @@ Deno.test("headRevisionForVersion() and schemaForVersion() answer exact releases
   assert.equal(schemaForRevision("not-a-revision"), undefined);
 });
 
-Deno.test("describeRevision() names one release, a range, or an unknown version", () => {
+Deno.test("describeRevision() names exactly the releases of a revision, as runs of consecutive releases", () => {
+  const all = knownReleases();
   for (const revision of Object.keys(REVISIONS)) {
-    const releases = releasesWithRevision(revision);
     const text = describeRevision(revision);
-    if (releases.length === 1) assert.equal(text, `MLflow ${releases[0]}`);
-    else assert.equal(text, `MLflow ${releases[0]} to ${releases[releases.length - 1]}`);
+    assert.match(text, /^MLflow /);
+    const named = new Set<string>();
+    for (const part of text.slice("MLflow ".length).split(", ")) {
+      const [from, to] = part.split(" to ");
+      const i = all.indexOf(from!);
+      const j = to === undefined ? i : all.indexOf(to);
+      assert.ok(i >= 0 && j >= i, `${revision}: ${text}`);
+      for (const v of all.slice(i, j + 1)) named.add(v);
+    }
+    assert.deepEqual([...named], [...releasesWithRevision(revision)], `${revision}: ${text}`);
   }
   assert.equal(describeRevision("0123456789ab"), "an unknown MLflow version");
 });
@@ -138,14 +148,15 @@ Deno.test("readMigrationChain() finds the one revision that is nobody's down_rev
   assert.equal(await headRevisionFromSitePackages(join(tmp.path, "nowhere")), undefined);
 });
 
-Deno.test("headRevisionFromSitePackages() of each pinned real MLflow is the head the data has for it", async () => {
-  const present = PINNED.filter((v) => mlflowVenv(v) !== undefined);
-  if (present.length === 0) {
-    console.log(skipNotice("head revision from real site-packages", PINNED));
-    return;
-  }
-  for (const version of present) {
-    const venv = mlflowVenv(version)!;
-    assert.equal(await headRevisionFromSitePackages(venv.sitePackages), headRevisionForVersion(version), version);
-  }
-});
+for (const version of PINNED_MLFLOW) {
+  mlflowTest(
+    `headRevisionFromSitePackages() of real MLflow ${version} is the head the data has for it`,
+    [version],
+    async (venv) => {
+      assert.equal(
+        await headRevisionFromSitePackages(venv.sitePackages),
+        headRevisionForVersion(version),
+      );
+    },
+  );
+}

@@ -19,13 +19,11 @@ import { FIXTURES, tempDir } from "../_helpers/cli.ts";
 import {
   alembicVersion,
   MLFLOW_CREATES_DB,
-  mlflowVenv,
+  mlflowTest,
   normalizedSchema,
+  PINNED_MLFLOW,
   runPython,
-  skipNotice,
 } from "./_mlflow_venvs.ts";
-
-const PINNED = ["2.17.2", "2.22.5", "3.7.0", "3.18.0"];
 
 /** An MLflow known only by its version: the data answers for it, no Python is started. */
 function byVersion(version: string): MlflowInstallation {
@@ -191,22 +189,22 @@ Deno.test("a sqlite URI in a missing directory fails with one line naming the di
 // ---------------------------------------------------------------------------------------------
 // real MLflow
 
-Deno.test("each pinned real MLflow creates exactly the schema SqliteStore creates for it", async () => {
-  const present = PINNED.filter((v) => mlflowVenv(v) !== undefined);
-  if (present.length < PINNED.length) {
-    console.log(skipNotice("schema equality", PINNED.filter((v) => !present.includes(v))));
-  }
-  for (const version of present) {
-    await using tmp = await tempDir();
-    const theirs = join(tmp.path, "theirs.db");
-    const out = await runPython(mlflowVenv(version)!, MLFLOW_CREATES_DB, [`sqlite:///${theirs}`]);
-    assert.equal(out.code, 0, out.stderr);
-    const ours = join(tmp.path, "ours.db");
-    await createFor(ours, version);
-    assert.deepEqual(normalizedSchema(ours), normalizedSchema(theirs), version);
-    assert.deepEqual(alembicVersion(ours), alembicVersion(theirs), version);
-  }
-});
+for (const version of PINNED_MLFLOW) {
+  mlflowTest(
+    `real MLflow ${version} creates exactly the schema SqliteStore creates for it`,
+    [version],
+    async (venv) => {
+      await using tmp = await tempDir();
+      const theirs = join(tmp.path, "theirs.db");
+      const out = await runPython(venv, MLFLOW_CREATES_DB, [`sqlite:///${theirs}`]);
+      assert.equal(out.code, 0, out.stderr);
+      const ours = join(tmp.path, "ours.db");
+      await createFor(ours, version);
+      assert.deepEqual(normalizedSchema(ours), normalizedSchema(theirs));
+      assert.deepEqual(alembicVersion(ours), alembicVersion(theirs));
+    },
+  );
+}
 
 const LOGS_INTO_RUN = `
 import sys
@@ -220,36 +218,35 @@ r = c.get_run(sys.argv[2])
 print(r.info.status, r.data.metrics["m"], r.data.params["p"], r.data.tags["mlflow.runName"])
 `;
 
-Deno.test("each pinned real MLflow uses the DB SqliteStore created for it without a schema error", async () => {
-  const present = PINNED.filter((v) => mlflowVenv(v) !== undefined);
-  if (present.length < PINNED.length) {
-    console.log(skipNotice("real MLflow opens our DB", PINNED.filter((v) => !present.includes(v))));
-  }
-  for (const version of present) {
-    await using tmp = await tempDir();
-    const path = join(tmp.path, "mlflow.db");
-    const store = await SqliteStore.open(path, { mlflow: mlflowVenv(version)! });
-    const run = await store.createRun({
-      experimentId: "0",
-      userId: "u",
-      startTime: Date.now(),
-      runName: "calm-fox-1",
-      tags: [],
-    });
-    const out = await runPython(mlflowVenv(version)!, LOGS_INTO_RUN, [store.uri, run.runId]);
-    store.close();
-    assert.equal(out.code, 0, `${version}: ${out.stderr}`);
-    assert.equal(out.stdout.trim(), "FINISHED 1.5 v calm-fox-1", version);
-  }
-});
+for (const version of PINNED_MLFLOW) {
+  mlflowTest(
+    `real MLflow ${version} logs into the DB SqliteStore created for it, without a schema error`,
+    [version],
+    async (venv) => {
+      await using tmp = await tempDir();
+      const path = join(tmp.path, "mlflow.db");
+      const store = await SqliteStore.open(path, { mlflow: venv });
+      const run = await store.createRun({
+        experimentId: "0",
+        userId: "u",
+        startTime: Date.now(),
+        runName: "calm-fox-1",
+        tags: [],
+      });
+      const out = await runPython(venv, LOGS_INTO_RUN, [store.uri, run.runId]);
+      store.close();
+      assert.equal(out.code, 0, out.stderr);
+      assert.equal(out.stdout.trim(), "FINISHED 1.5 v calm-fox-1");
+    },
+  );
+}
 
-async function upgradeCase(from: string, to: string): Promise<void> {
-  const old = mlflowVenv(from);
-  const current = mlflowVenv(to);
-  if (old === undefined || current === undefined) {
-    console.log(skipNotice(`upgrade ${from} → ${to}`, [from, to]));
-    return;
-  }
+async function upgradeCase(
+  from: string,
+  to: string,
+  old: MlflowInstallation,
+  current: MlflowInstallation,
+): Promise<void> {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
   const made = await runPython(old, MLFLOW_CREATES_DB, [`sqlite:///${path}`]);
@@ -283,32 +280,34 @@ async function upgradeCase(from: string, to: string): Promise<void> {
   assert.equal(out.code, 0, out.stderr);
 }
 
-Deno.test("upgradeDb backs up a 3.7.0 DB and upgrades it with real MLflow 3.18.0's CLI", async () => {
-  await upgradeCase("3.7.0", "3.18.0");
-});
+for (const [from, to] of [["3.7.0", "3.18.0"], ["2.17.2", "3.7.0"]] as const) {
+  mlflowTest(
+    `upgradeDb backs up a ${from} DB and upgrades it with real MLflow ${to}'s CLI`,
+    [from, to],
+    (old, current) => upgradeCase(from, to, old!, current!),
+  );
+}
 
-Deno.test("upgradeDb backs up a 2.17.2 DB and upgrades it with real MLflow 3.7.0's CLI", async () => {
-  await upgradeCase("2.17.2", "3.7.0");
-});
-
-Deno.test("an MLflow newer than the schema data creates the new DB itself, with a progress line", async () => {
-  const real = mlflowVenv("3.7.0");
-  if (real === undefined) {
-    console.log(skipNotice("MLflow creates the DB itself", ["3.7.0"]));
-    return;
-  }
-  await using tmp = await tempDir();
-  const path = join(tmp.path, "mlflow.db");
-  // A version past the data, whose migration files cannot be read: only MLflow itself knows.
-  const future = { ...real, version: "99.0.0", sitePackages: join(tmp.path, "none") };
-  const reporter = recorder();
-  const store = await SqliteStore.open(path, { mlflow: future, reporter });
-  try {
-    assert.equal((await store.findExperiment({ id: "0" }))?.name, "Default");
-  } finally {
-    store.close();
-  }
-  assert.deepEqual(alembicVersion(path), [headRevisionForVersion("3.7.0")]);
-  assert.equal(reporter.lines.length, 1);
-  assert.match(reporter.lines[0]!, /^INFO Creating tracking database '.*' with MLflow 99\.0\.0 itself/);
-});
+mlflowTest(
+  "an MLflow newer than the schema data creates the new DB itself, with a progress line",
+  ["3.7.0"],
+  async (real) => {
+    await using tmp = await tempDir();
+    const path = join(tmp.path, "mlflow.db");
+    // A version past the data, whose migration files cannot be read: only MLflow itself knows.
+    const future = { ...real, version: "99.0.0", sitePackages: join(tmp.path, "none") };
+    const reporter = recorder();
+    const store = await SqliteStore.open(path, { mlflow: future, reporter });
+    try {
+      assert.equal((await store.findExperiment({ id: "0" }))?.name, "Default");
+    } finally {
+      store.close();
+    }
+    assert.deepEqual(alembicVersion(path), [headRevisionForVersion("3.7.0")]);
+    assert.equal(reporter.lines.length, 1);
+    assert.match(
+      reporter.lines[0]!,
+      /^INFO Creating tracking database '.*' with MLflow 99\.0\.0 itself/,
+    );
+  },
+);
