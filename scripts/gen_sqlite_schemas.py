@@ -218,6 +218,13 @@ def one(version: str, uploaded: str, skinny: dict[str, str], work: Path,
     plans.append(("mlflow", [f"mlflow=={version}", "setuptools"], newer, []))
     if version in skinny:
         plans.append(("mlflow-skinny, current deps", [f"mlflow-skinny=={version}"] + extra, None, []))
+    if vkey(version) < (2, 0, 0):
+        # 1.x: the pins of its time do not build on Python 3.11 (greenlet 1.x); take current
+        # wheels within the bounds 1.x works with (SQLAlchemy 1.4, pkg_resources, protobuf 3).
+        old_deps = ["sqlalchemy<2", "alembic<1.12", "setuptools<70", "protobuf<4", "numpy<2",
+                    "pandas<2", "click<8.2", "cryptography", "packaging<22"]
+        main = f"mlflow-skinny=={version}" if version in skinny else f"mlflow=={version}"
+        plans.append((f"{main.split('==')[0]}, 1.x bounds", [main] + old_deps, None, []))
     else:
         # The mlflow wheel holds the whole package; reuse the deps of the newest skinny before it.
         older = [v for v in skinny if vkey(v) < vkey(version)]

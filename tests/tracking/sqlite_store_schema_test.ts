@@ -15,7 +15,7 @@ import {
 } from "../../lib/tracking/sqlite_schema.ts";
 import { openTrackingStore } from "../../lib/tracking/tracking_uri.ts";
 import type { LogLevel, Reporter } from "../../lib/output.ts";
-import { FIXTURES, tempDir } from "../_helpers/cli.ts";
+import { cleanEnv, FIXTURES, runCli, tempDir, writeFiles } from "../_helpers/cli.ts";
 import {
   alembicVersion,
   MLFLOW_CREATES_DB,
@@ -184,6 +184,24 @@ Deno.test("a sqlite URI in a missing directory fails with one line naming the di
     },
   );
   assert.deepEqual([...Deno.readDirSync(tmp.path)], []);
+});
+
+Deno.test("mlproject run with a sqlite URI in a missing directory exits 1 with one line and creates nothing", async () => {
+  await using tmp = await tempDir();
+  await writeFiles(tmp.path, {
+    "project/MLproject": 'name: p\nentry_points:\n  main:\n    command: "true"\n',
+  });
+  const dir = join(tmp.path, "missing", "dir");
+  const out = await runCli(["run", join(tmp.path, "project"), "--env-manager", "local"], {
+    cwd: tmp.path,
+    env: cleanEnv({ MLFLOW_TRACKING_URI: `sqlite:///${dir}/x.db` }),
+  });
+  assert.equal(out.code, 1, out.stderr);
+  const errors = out.stderr.split("\n").filter((l) => l.includes(dir));
+  assert.equal(errors.length, 1, out.stderr);
+  assert.match(errors[0]!, /directory '.*\/missing\/dir' does not exist/);
+  assert.doesNotMatch(out.stderr, /^\s+at /m);
+  assert.deepEqual([...Deno.readDirSync(tmp.path)].map((e) => e.name), ["project"]);
 });
 
 // ---------------------------------------------------------------------------------------------
