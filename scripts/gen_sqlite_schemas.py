@@ -222,7 +222,7 @@ def one(version: str, uploaded: str, skinny: dict[str, str], work: Path,
         # 1.x: the pins of its time do not build on Python 3.11 (greenlet 1.x); take current
         # wheels within the bounds 1.x works with (SQLAlchemy 1.4, pkg_resources, protobuf 3).
         old_deps = ["sqlalchemy<2", "alembic<1.12", "setuptools<70", "protobuf<4", "numpy<2",
-                    "pandas<2", "click<8.2", "cryptography", "packaging<22"]
+                    "pandas<2", "click<8.2", "cryptography", "packaging<22", "sqlparse<0.5"]
         main = f"mlflow-skinny=={version}" if version in skinny else f"mlflow=={version}"
         plans.append((f"{main.split('==')[0]}, 1.x bounds", [main] + old_deps, None, []))
     else:

@@ -170,11 +170,28 @@ export class SqliteStore implements TrackingStore {
         () => String((db.prepare("PRAGMA journal_mode").get() as Row).journal_mode),
         deadline,
       );
-      if (mode.toLowerCase() !== "wal") {
-        await retryBusy(() => db.exec("PRAGMA journal_mode = WAL"), deadline);
+      let wal = mode.toLowerCase() === "wal";
+      if (!wal) {
+        try {
+          const now = await retryBusy(
+            () => String((db.prepare("PRAGMA journal_mode = WAL").get() as Row).journal_mode),
+            deadline,
+          );
+          wal = now.toLowerCase() === "wal";
+        } catch (e) {
+          // Held busy for the whole timeout: go on in the file's journal mode (writes still
+          // wait for the lock) rather than fail the run.
+          if (!isBusy(e)) throw e;
+          reporter.log(
+            "WARNING",
+            `Tracking database '${path}' stays in ${mode} journal mode: another process held it locked for ${
+              BUSY_TIMEOUT_MS / 1000
+            } s`,
+          );
+        }
       }
       // In WAL mode NORMAL still never corrupts the database; it only skips an fsync per commit.
-      db.exec("PRAGMA synchronous = NORMAL");
+      if (wal) db.exec("PRAGMA synchronous = NORMAL");
       const store = new SqliteStore(path, db);
       const schema = (expected !== undefined ? schemaForRevision(expected) : undefined) ??
         schemaForVersion(NEWEST_KNOWN_RELEASE)!;
@@ -199,7 +216,7 @@ export class SqliteStore implements TrackingStore {
       this.#transaction(() => {
         tables = this.#tableNames();
         if (tables.length > 0) return;
-        for (const ddl of schema.ddl) this.#db.exec(ddl);
+        this.#db.exec(schema.ddl.join(";\n"));
         this.#db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)")
           .run(schema.revision);
         const now = Date.now();
