@@ -453,6 +453,67 @@ Deno.test("SqliteStore and a second process writing the same DB never see 'datab
   }
 });
 
+const PY_HOLDS_WRITE_LOCK = `
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+c.execute("UPDATE experiments SET name = name WHERE experiment_id = 0")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+c.execute("COMMIT")
+`;
+
+Deno.test("SqliteStore switches a rollback-journal DB to WAL even while another process holds its write lock", async () => {
+  // Switching needs an exclusive lock; while another process holds the write lock SQLite answers
+  // "database is locked" at once instead of waiting (it could be a deadlock), so the store
+  // retries within the busy timeout (issue 9 item 7).
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "mlflow.db");
+  (await SqliteStore.open(path)).close();
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = DELETE");
+  db.close();
+  const child = new Deno.Command("python3", {
+    args: ["-c", PY_HOLDS_WRITE_LOCK, path, "1.0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  assert.equal(new TextDecoder().decode(first.value).trim(), "locked");
+  reader.releaseLock();
+  try {
+    const store = await SqliteStore.open(path);
+    store.close();
+  } finally {
+    const out = await child.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  }
+  assert.deepEqual(rows(path, "PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
+});
+
+Deno.test("SqliteStore leaves a DB already in WAL mode as it is, without switching again", async () => {
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "mlflow.db");
+  (await SqliteStore.open(path)).close();
+  // A process holding the write lock would make a second switch fail; none is attempted.
+  const child = new Deno.Command("python3", {
+    args: ["-c", PY_HOLDS_WRITE_LOCK, path, "0.5"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  try {
+    const store = await SqliteStore.open(path);
+    assert.equal((await store.findExperiment({ id: "0" }))?.name, "Default");
+    store.close();
+  } finally {
+    await child.output();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // errors
 
