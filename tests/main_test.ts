@@ -395,6 +395,8 @@ Deno.test("run uses ./mlruns when it holds experiments and hands the child the f
 Deno.test("run makes a relative MLFLOW_TRACKING_URI absolute for the child", async () => {
   await using tmp = await tempDir();
   const project = await makeProject(tmp.path);
+  // The database's directory must exist (mlproject does not create it).
+  await Deno.mkdir(join(tmp.path, "sub"));
   const out = await runCli([
     "run",
     project,

@@ -9,6 +9,7 @@ import { ExecutionException } from "../errors.ts";
 import { comparePep440, parsePep440 } from "../pep440.ts";
 import type { Reporter } from "../output.ts";
 import type { TrackingStore } from "./tracking_store.ts";
+import type { MlflowInstallation } from "./sqlite_store.ts";
 
 /** MLflow's default tracking URI since 3.7. */
 export const DEFAULT_TRACKING_URI = "sqlite:///mlflow.db";
@@ -174,6 +175,13 @@ export interface OpenTrackingStoreOptions {
   reporter?: Reporter;
   /** Aborting stops REST requests (not the recording of a terminal status). */
   signal?: AbortSignal;
+  /**
+   * The MLflow the child will import. A new SQLite database gets its schema; an existing one
+   * whose schema revision it would refuse is refused (see `upgradeDb`).
+   */
+  mlflow?: MlflowInstallation;
+  /** Back up, then upgrade with `mlflow db upgrade`, a SQLite database older than `mlflow`. */
+  upgradeDb?: boolean;
 }
 
 /**
@@ -181,7 +189,8 @@ export interface OpenTrackingStoreOptions {
  * only when such a URI is used.
  *
  * @param uri The tracking URI.
- * @param options `cwd` that relative paths belong to; `env`, `reporter`, `signal` for REST.
+ * @param options `cwd` that relative paths belong to; `env`, `reporter`, `signal` for REST;
+ * `mlflow`, `upgradeDb` (and `reporter`) for SQLite.
  * @returns The store; `store.uri` is the absolute URI to hand to the child.
  *
  * @example
@@ -206,7 +215,11 @@ export async function openTrackingStore(
   }
   if (target.kind === "sqlite") {
     const { SqliteStore } = await import("./sqlite_store.ts");
-    return new SqliteStore(target.path);
+    return await SqliteStore.open(target.path, {
+      ...(options.mlflow !== undefined ? { mlflow: options.mlflow } : {}),
+      ...(options.upgradeDb !== undefined ? { upgradeDb: options.upgradeDb } : {}),
+      ...(options.reporter !== undefined ? { reporter: options.reporter } : {}),
+    });
   }
   const { FileStore } = await import("./file_store.ts");
   return new FileStore(target.path);
