@@ -9,7 +9,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root="${MLPROJECT_TEST_MLFLOW_VENVS:-$HOME/.cache/mlproject/test-mlflow}"
-mapfile -t versions < <(grep -v '^\s*#' scripts/test_mlflow_versions.txt | grep -v '^\s*$')
+# Lines "<version> [extra requirement ...]"; comments start with #.
+declare -A extras=()
+versions=()
+while read -r v rest; do
+  case "$v" in "" | "#"*) continue ;; esac
+  versions+=("$v")
+  extras[$v]="$rest"
+done <scripts/test_mlflow_versions.txt
 mkdir -p "$root"
 
 export PATH="$HOME/.local/bin:$PATH"
@@ -20,11 +27,12 @@ if ! command -v uv >/dev/null 2>&1; then
     { echo "install_test_mlflow: could not install uv" >&2; exit 1; }
 fi
 
-works() { # version → 0 when the venv imports mlflow at that version and has the CLI
+works() { # version → 0 when the venv has the CLI, mlflow at that version, and its SQL store imports
   local dir="$root/$1"
   [ -x "$dir/bin/mlflow" ] &&
-    "$dir/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('mlflow') != '$1')" \
-      >/dev/null 2>&1
+    "$dir/bin/python" -c "import sys, importlib.metadata as m
+if m.version('mlflow') != '$1': sys.exit(1)
+import mlflow.store.tracking.sqlalchemy_store, mlflow.server" >/dev/null 2>&1
 }
 
 find_python() { # prints a Python 3.10–3.12 interpreter
@@ -50,13 +58,14 @@ for v in "${versions[@]}"; do
 done
 if [ ${#todo[@]} -gt 0 ]; then
   python=$(find_python) || { echo "install_test_mlflow: no Python 3.10-3.12 found" >&2; exit 1; }
-  echo "install_test_mlflow: installing mlflow ${todo[*]} with $python"
+  echo "install_test_mlflow: installing mlflow ${todo[*]} with $python (logs: $root/<version>.log)"
   pids=()
   for v in "${todo[@]}"; do
     (
       rm -rf "$root/$v"
       uv venv --quiet --python "$python" "$root/$v" &&
-        uv pip install --python "$root/$v/bin/python" "mlflow==$v"
+        # shellcheck disable=SC2086 # the extras are words
+        uv pip install --python "$root/$v/bin/python" "mlflow==$v" ${extras[$v]}
     ) >"$root/$v.log" 2>&1 &
     pids+=($!)
   done
