@@ -6,10 +6,13 @@
 import { fileURLToPath } from "node:url";
 import { skipWithout } from "./components.ts";
 
-/** The pinned versions, in the order of `scripts/test_mlflow_versions.txt`. */
+/**
+ * The pinned versions, in the order of `scripts/test_mlflow_versions.txt` (first word of each
+ * line that is not a comment).
+ */
 export const PINNED_MLFLOW_VERSIONS: readonly string[] = Deno.readTextFileSync(
   fileURLToPath(new URL("../../scripts/test_mlflow_versions.txt", import.meta.url)),
-).split("\n").map((l) => l.trim()).filter((l) => l !== "" && !l.startsWith("#"));
+).split("\n").map((l) => l.trim().split(/\s+/)[0]!).filter((w) => w !== "" && !w.startsWith("#"));
 
 /** One installed MLflow venv. */
 export interface MlflowVenv {
