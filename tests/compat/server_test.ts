@@ -3,8 +3,10 @@
  * SQLite backend, proxied artifacts): mlproject creates the run over REST, the child logs into
  * it, and that version's client reads it back through the server.
  */
+import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/cli.ts";
 import { startMlflowServer } from "../_helpers/mlflow_server.ts";
+import { groupMembers } from "../_helpers/processes.ts";
 import {
   compatEnv,
   PARALLEL_STEP,
@@ -29,6 +31,8 @@ Deno.test("a real mlflow server: the child's MLflow logs into mlproject's run an
         await writeCompatProject(project);
         const env = compatEnv(venv!, { MLFLOW_TRACKING_URI: server.url });
         await runAndReadBack(venv!, { cwd: tmp.path, project, env });
+        await server.stop();
+        assert.deepEqual(groupMembers(server.pid), [], "the server and its workers are gone");
       },
     })
   ));
