@@ -89,7 +89,15 @@ export async function startMlflowServer(
       ...args,
     ],
     cwd: dir,
-    env: { PATH: `${venv.bin}:/usr/bin:/bin`, HOME: dir, LANG: "C.UTF-8" },
+    env: {
+      PATH: `${venv.bin}:/usr/bin:/bin`,
+      HOME: dir,
+      LANG: "C.UTF-8",
+      // No telemetry (no network), no job runner (MLflow >= 3.x starts huey workers otherwise).
+      MLFLOW_DISABLE_TELEMETRY: "true",
+      DO_NOT_TRACK: "true",
+      MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
+    },
     clearEnv: true,
     stdin: "null",
     stdout: "null",
