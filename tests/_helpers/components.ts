@@ -6,24 +6,26 @@
 const reported = new Set<string>();
 
 /**
- * Whether tests needing `component` must be skipped; prints ONE line per missing component.
+ * Whether tests needing a component must be skipped; prints ONE line (`SKIP <what>: <why>`) per
+ * missing component and test file.
  *
- * @param component What the tests need, e.g. `uv`.
- * @param present Whether it is there.
- * @param hint How to get it, printed on the skip line.
+ * @param what The skipped tests, e.g. `uv tests`.
+ * @param present Whether the component is there.
+ * @param why What is missing and how to get it.
  * @returns `true` when the tests must be ignored.
  * @example
  * ```ts ignore
  * const UV = findExecutable("uv");
- * Deno.test({ name: "…", ignore: skipWithout("uv", UV !== undefined, "pip install uv"), fn });
+ * const ignore = skipWithout("uv tests", UV !== undefined, "no uv on PATH (pip install uv)");
+ * Deno.test({ name: "…", ignore, fn });
  * ```
  */
-export function skipWithout(component: string, present: boolean, hint: string): boolean {
+export function skipWithout(what: string, present: boolean, why: string): boolean {
   if (present) return false;
-  if (!reported.has(component)) {
-    reported.add(component);
+  if (!reported.has(what)) {
+    reported.add(what);
     // deno-lint-ignore no-console -- the one line that says why tests are skipped
-    console.log(`SKIP tests needing ${component}: not found (${hint})`);
+    console.log(`SKIP ${what}: ${why}`);
   }
   return true;
 }

@@ -98,8 +98,8 @@ export function mlflowVenv(version: string): MlflowVenv | undefined {
  */
 export function skipWithoutMlflow(version: string): boolean {
   return skipWithout(
-    `the MLflow ${version} venv`,
+    `MLflow ${version} tests`,
     mlflowVenv(version) !== undefined,
-    `${mlflowVenvRoot()}/${version}; install it with scripts/install_test_mlflow.sh`,
+    `no MLflow ${version} venv in ${mlflowVenvRoot()}/${version} (scripts/install_test_mlflow.sh installs it)`,
   );
 }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { cleanEnv, type CliResult, runCli, writeFiles } from "../_helpers/cli.ts";
+import { skipWithout } from "../_helpers/components.ts";
 import {
   type MlflowVenv,
   mlflowVenv,
@@ -75,8 +76,24 @@ export interface PinnedVersion {
   ignore: boolean;
 }
 
-/** Every pinned version, with one skip line per missing venv. */
+/**
+ * Whether the compat suite runs: `deno task test:compat` sets MLPROJECT_TEST_COMPAT=1; under
+ * `deno task test` (which walks tests/ too) its tests are ignored with one line.
+ */
+const ENABLED = skipWithout(
+  "compat suite",
+  Deno.env.get("MLPROJECT_TEST_COMPAT") === "1",
+  "it runs with `deno task test:compat` (MLPROJECT_TEST_COMPAT=1)",
+) === false;
+
+/** Declares a compat test (ignored outside `deno task test:compat`). */
+export function compatTest(name: string, fn: (t: Deno.TestContext) => Promise<void>): void {
+  Deno.test({ name, ignore: !ENABLED, fn });
+}
+
+/** Every pinned version, with one skip line per missing venv (none outside the suite). */
 export function pinnedVersions(): PinnedVersion[] {
+  if (!ENABLED) return [];
   return PINNED_MLFLOW_VERSIONS.map((version) => ({
     version,
     venv: mlflowVenv(version),

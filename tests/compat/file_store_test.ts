@@ -5,6 +5,7 @@
 import { tempDir } from "../_helpers/cli.ts";
 import {
   compatEnv,
+  compatTest,
   PARALLEL_STEP,
   pinnedVersions,
   runAndReadBack,
@@ -13,23 +14,26 @@ import {
 
 const VERSIONS = pinnedVersions();
 
-Deno.test("a file store (./mlruns): the child's MLflow logs into mlproject's run and reads it back FINISHED", async (t) => {
-  await Promise.all(VERSIONS.map(({ version, venv, ignore }) =>
-    t.step({
-      ...PARALLEL_STEP,
-      name: `MLflow ${version}`,
-      ignore,
-      async fn() {
-        await using tmp = await tempDir();
-        const project = `${tmp.path}/proj`;
-        await writeCompatProject(project);
-        // MLflow >= 3.10 refuses file stores unless the user opts in (as its error says).
-        const env = compatEnv(venv!, {
-          MLFLOW_TRACKING_URI: "./mlruns",
-          MLFLOW_ALLOW_FILE_STORE: "true",
-        });
-        await runAndReadBack(venv!, { cwd: tmp.path, project, env });
-      },
-    })
-  ));
-});
+compatTest(
+  "a file store (./mlruns): the child's MLflow logs into mlproject's run and reads it back FINISHED",
+  async (t) => {
+    await Promise.all(VERSIONS.map(({ version, venv, ignore }) =>
+      t.step({
+        ...PARALLEL_STEP,
+        name: `MLflow ${version}`,
+        ignore,
+        async fn() {
+          await using tmp = await tempDir();
+          const project = `${tmp.path}/proj`;
+          await writeCompatProject(project);
+          // MLflow >= 3.10 refuses file stores unless the user opts in (as its error says).
+          const env = compatEnv(venv!, {
+            MLFLOW_TRACKING_URI: "./mlruns",
+            MLFLOW_ALLOW_FILE_STORE: "true",
+          });
+          await runAndReadBack(venv!, { cwd: tmp.path, project, env });
+        },
+      })
+    ));
+  },
+);

@@ -11,7 +11,7 @@ import { localPackageIndex } from "../_helpers/wheels.ts";
 import { envTestEnv, lastJson, writeExecutable } from "./_env_helpers.ts";
 
 const REAL_UV = findExecutable("uv");
-const ignore = skipWithout("uv", REAL_UV !== undefined, "pip install uv");
+const ignore = skipWithout("uv tests", REAL_UV !== undefined, "no uv on PATH (pip install uv)");
 const PY = await hostPython();
 
 /** Logs `uv ARGS` (and the lines of a requirements file given to `uv pip install`), runs uv. */
