@@ -1,9 +1,9 @@
 /**
  * Benchmark of environment cache hits (`deno run -A scripts/bench_env.ts`).
  *
- * Builds, once, the virtualenv of a project with dependencies (`six`, `iniconfig` from the pip
- * mirror, via `PIP_INDEX_URL`, default `file:///opt/pypi/simple`) in a temporary
- * `MLFLOW_ENV_ROOT`, then times, alternating in the same run:
+ * Builds, once, the virtualenv of a project with dependencies (`six`, `iniconfig`: tiny wheels
+ * in a local package index written by tests/_helpers/wheels.ts, so pip needs no network) in a
+ * temporary `MLFLOW_ENV_ROOT`, then times, alternating in the same run:
  *
  * - `deno run -A main.ts run <project>` (a cache hit: the env is reused), and
  * - `deno run -A main.ts run <project> --env-manager local` (no environment at all),
@@ -16,6 +16,8 @@
  *
  * @module
  */
+import { localPackageIndex } from "../tests/_helpers/wheels.ts";
+
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const TARGET_OVERHEAD_MS = 150;
 
@@ -46,6 +48,7 @@ function median(values: number[]): number {
 }
 
 const work = await Deno.makeTempDir({ prefix: "mlproject-bench-env-" });
+await using index = await localPackageIndex();
 try {
   const project = `${work}/project`;
   await Deno.mkdir(project);
@@ -62,7 +65,7 @@ try {
     ...Deno.env.toObject(),
     MLFLOW_ENV_ROOT: `${work}/envs`,
     MLFLOW_TRACKING_URI: `sqlite:///${work}/mlflow.db`,
-    PIP_INDEX_URL: Deno.env.get("PIP_INDEX_URL") ?? "file:///opt/pypi/simple",
+    ...index.env,
   };
 
   const time = async (extra: string[], label: string): Promise<number> => {

@@ -712,7 +712,13 @@ Deno.test("run reports MLflow's project errors for the fixture's invalid project
     assert.match(out.stderr, re);
     assert.doesNotMatch(out.stderr, /\n\s+at /, "no stack trace");
   }
-  const ver = await runCli(["run", `${base}/params_echo`, "--version", "main"], { cwd: tmp.path });
+  // A copy outside any git repository (the fixtures live inside this one).
+  const plain = `${tmp.path}/params_echo`;
+  await Deno.mkdir(plain);
+  for (const f of ["MLproject", "echo_args.py"]) {
+    await Deno.copyFile(`${base}/params_echo/${f}`, `${plain}/${f}`);
+  }
+  const ver = await runCli(["run", plain, "--version", "main"], { cwd: tmp.path });
   assert.match(ver.stderr, /Setting a version is only supported for Git project URIs/);
 });
 

@@ -1,5 +1,5 @@
 /**
- * The `uv` manager: `uv venv <dir> --python <interpreter>`, then `uv pip install` of
+ * The `uv` manager: `uv venv <dir> --allow-existing --python <interpreter>`, then `uv pip install` of
  * `build_dependencies` and `dependencies` (uv's own configuration applies: `uv.toml`, `UV_*`).
  *
  * @module
@@ -59,7 +59,9 @@ export function uvEnvironment(
     tool: "uv",
     create: (dir) => ({
       label: "[1/3] creating the uv venv",
-      argv: [uv, "venv", dir, `--python=${python.path}`],
+      // The cache has already made `dir` (with its build marker): uv refuses an existing
+      // directory unless told to keep it.
+      argv: [uv, "venv", dir, "--allow-existing", `--python=${python.path}`],
     }),
     installer: (dir) => [uv, "pip", "install", `--python=${dir}/bin/python`],
   };

@@ -4,9 +4,9 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 export const REPO_ROOT: string = fromFileUrl(new URL("../../", import.meta.url)).replace(/\/$/, "");
 /** Absolute path of main.ts. */
 export const MAIN_TS: string = `${REPO_ROOT}/main.ts`;
-/** The shared fixtures recorded from real MLflow 2.17. */
+/** The fixtures recorded from real MLflow 2.17 (tests/testdata/mlflow-2.17, see its README). */
 export const FIXTURES: string = fromFileUrl(
-  new URL("../../../shared/fixtures/mlflow-2.17/", import.meta.url),
+  new URL("../testdata/mlflow-2.17/", import.meta.url),
 ).replace(/\/$/, "");
 
 /** Output of one CLI invocation. */

@@ -1,30 +1,29 @@
 /**
- * Helpers of the environment tests: the local pip mirror, the machine's Pythons, and
- * executables written by the tests that stand in for tools this machine does not have.
+ * Helpers of the environment tests: an environment that keeps pip and uv off every package
+ * index (tests that install packages add a local index, see ../_helpers/wheels.ts), and
+ * executables written by the tests that stand in for tools that cannot be installed (conda).
  */
 import { cleanEnv } from "../_helpers/cli.ts";
 
-/** The first `file://` index of the local pip mirror (pip must never wait on the public index). */
-export const PIP_MIRROR = "file:///opt/pypi/simple";
-
-/** The real pyenv Pythons of this machine (`~/.pyenv/versions`). */
-export const PYENV_VERSIONS = `${
-  Deno.env.get("PYENV_ROOT") ?? `${Deno.env.get("HOME")}/.pyenv`
-}/versions`;
-
-/** A real interpreter of this machine. */
-export function realPython(version: string): string {
-  return `${PYENV_VERSIONS}/${version}/bin/python`;
-}
-
-/** The CLI environment for env tests: a private cache root and the pip mirror. */
+/**
+ * The CLI environment for env tests: a private cache root; pip and uv use no index, no
+ * configuration file and no network (a test's `localPackageIndex().env` in `extra` gives them
+ * its wheels).
+ */
 export function envTestEnv(
   root: string,
   extra: Record<string, string> = {},
 ): Record<string, string> {
   return cleanEnv({
     MLFLOW_ENV_ROOT: root,
-    PIP_INDEX_URL: PIP_MIRROR,
+    PIP_NO_INDEX: "1",
+    PIP_EXTRA_INDEX_URL: "",
+    PIP_FIND_LINKS: "",
+    PIP_CONFIG_FILE: "/dev/null",
+    PIP_DISABLE_PIP_VERSION_CHECK: "1",
+    UV_OFFLINE: "1",
+    UV_NO_CONFIG: "1",
+    UV_PYTHON_DOWNLOADS: "never",
     MLFLOW_DISABLE_ENV_MANAGER_CONDA_WARNING: "true",
     ...extra,
   });

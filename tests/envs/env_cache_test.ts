@@ -15,7 +15,9 @@ import {
   removeEnvironment,
 } from "../../lib/envs/env_cache.ts";
 import { tempDir } from "../_helpers/cli.ts";
-import { realPython } from "./_env_helpers.ts";
+import { hostPython } from "../_helpers/components.ts";
+
+const PY = await hostPython();
 
 interface Fake extends Environment {
   builds: number;
@@ -27,7 +29,7 @@ function fakeEnvironment(
 ): Fake {
   const fake: Fake = {
     manager: "virtualenv",
-    python: { version: "3.11.7", path: realPython("3.11.7"), source: "pyenv" },
+    python: { version: "3.11.7", path: PY.path, source: "path" }, // version: a label here
     fingerprint,
     builds: 0,
     async build(dir: string): Promise<void> {
@@ -36,7 +38,7 @@ function fakeEnvironment(
       await Deno.writeTextFile(`${dir}/half-built`, "");
       if (options.delayMs) await new Promise((r) => setTimeout(r, options.delayMs));
       if (options.fail) throw new ExecutionException("pip failed");
-      await Deno.symlink(realPython("3.11.7"), `${dir}/bin/python`);
+      await Deno.symlink(PY.path, `${dir}/bin/python`);
     },
     activate: (dir: string) => ({ VIRTUAL_ENV: dir }),
   };

@@ -1,10 +1,13 @@
 /**
  * Concurrency and defaults of real virtualenv environments through the CLI (real `python -m venv`
- * with this machine's Pythons, real processes racing for one cache lock).
+ * with the machine's python3, real processes racing for one cache lock).
  */
 import assert from "node:assert/strict";
 import { runCli, tempDir, writeFiles } from "../_helpers/cli.ts";
+import { hostPython } from "../_helpers/components.ts";
 import { envTestEnv, lastJson } from "./_env_helpers.ts";
+
+const PY = await hostPython();
 
 Deno.test("8 concurrent runs needing one new env build it exactly once and all succeed", async () => {
   await using tmp = await tempDir();
@@ -13,7 +16,7 @@ Deno.test("8 concurrent runs needing one new env build it exactly once and all s
   await writeFiles(project, {
     MLproject:
       "python_env: python_env.yaml\nentry_points:\n  main:\n    command: python -c 'import sys; print(\"PREFIX\", sys.prefix)'\n",
-    "python_env.yaml": 'python: "3.10"\n',
+    "python_env.yaml": `python: "${PY.minor}"\n`,
   });
   const env = envTestEnv(root);
   const outs = await Promise.all(

@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { MAIN_TS, tempDir, writeFiles } from "../_helpers/cli.ts";
+import { hostPython } from "../_helpers/components.ts";
 import { envTestEnv } from "./_env_helpers.ts";
+
+const PY = await hostPython();
 
 Deno.test("SIGTERM during an environment build stops pip, exits 130 and records nothing", async () => {
   await using tmp = await tempDir();
@@ -18,13 +21,14 @@ Deno.test("SIGTERM during an environment build stops pip, exits 130 and records 
   );
   await writeFiles(`${tmp.path}/proj`, {
     MLproject: "python_env: python_env.yaml\nentry_points:\n  main:\n    command: 'true'\n",
-    "python_env.yaml": 'python: "3.11"\ndependencies:\n  - not-on-any-index\n',
+    "python_env.yaml": `python: "${PY.minor}"\ndependencies:\n  - not-on-any-index\n`,
   });
   const root = `${tmp.path}/envs`;
   const cli = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--quiet", MAIN_TS, "run", `${tmp.path}/proj`],
     cwd: tmp.path,
     env: envTestEnv(root, {
+      PIP_NO_INDEX: "false",
       PIP_INDEX_URL: `http://127.0.0.1:${server.addr.port}/simple`,
       PIP_FIND_LINKS: "",
       PIP_EXTRA_INDEX_URL: "",

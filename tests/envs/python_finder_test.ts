@@ -1,13 +1,17 @@
 /**
- * The interpreter finder against pyenv/uv directory layouts made of symlinks to this machine's
- * real Pythons. `pyenv` and `uv` in the install tests are scripts the tests write (neither can
- * install anything offline here); the Pythons they "install" are symlinks to real ones.
+ * The interpreter finder against pyenv/uv directory layouts made of symlinks to the machine's
+ * real python3 (pyenv and uv versions come from the directory names, so one real interpreter
+ * stands for every version). `pyenv` and `uv` in the install tests are scripts the tests write
+ * (neither may install anything offline); the Pythons they "install" are symlinks to python3.
  */
 import assert from "node:assert/strict";
 import { ExecutionException } from "../../lib/errors.ts";
 import { findPython, listManagedPythons } from "../../lib/envs/python_finder.ts";
 import { tempDir } from "../_helpers/cli.ts";
-import { realPython, writeExecutable } from "./_env_helpers.ts";
+import { hostPython } from "../_helpers/components.ts";
+import { writeExecutable } from "./_env_helpers.ts";
+
+const PY = await hostPython();
 
 async function fakeInstall(dir: string, real: string): Promise<void> {
   await Deno.mkdir(`${dir}/bin`, { recursive: true });
@@ -17,13 +21,13 @@ async function fakeInstall(dir: string, real: string): Promise<void> {
 Deno.test("findPython() picks the newest X.Y.Z for X.Y among pyenv and uv Pythons, exact X.Y.Z when given", async () => {
   await using tmp = await tempDir();
   const env = { HOME: tmp.path, PYENV_ROOT: `${tmp.path}/pyenv`, PATH: "/nonexistent" };
-  await fakeInstall(`${tmp.path}/pyenv/versions/3.12.1`, realPython("3.12.1"));
-  await fakeInstall(`${tmp.path}/pyenv/versions/3.12.0`, realPython("3.12.1"));
-  await fakeInstall(`${tmp.path}/pyenv/versions/3.11.7`, realPython("3.11.7"));
+  await fakeInstall(`${tmp.path}/pyenv/versions/3.12.1`, PY.path);
+  await fakeInstall(`${tmp.path}/pyenv/versions/3.12.0`, PY.path);
+  await fakeInstall(`${tmp.path}/pyenv/versions/3.11.7`, PY.path);
   await Deno.mkdir(`${tmp.path}/pyenv/versions/miniconda3-latest`, { recursive: true });
   const uvDir = `${tmp.path}/.local/share/uv/python/cpython-3.12.4-linux-x86_64-gnu`;
   await Deno.mkdir(`${uvDir}/bin`, { recursive: true });
-  await Deno.symlink(realPython("3.12.1"), `${uvDir}/bin/python3`);
+  await Deno.symlink(PY.path, `${uvDir}/bin/python3`);
 
   assert.deepEqual(
     listManagedPythons(env).map((p) => `${p.source} ${p.version}`),
@@ -39,11 +43,11 @@ Deno.test("findPython() picks the newest X.Y.Z for X.Y among pyenv and uv Python
 Deno.test("findPython() finds pythonX.Y on PATH (skipping pyenv shims) and reads its version", async () => {
   await using tmp = await tempDir();
   await Deno.mkdir(`${tmp.path}/bin`);
-  await Deno.symlink(realPython("3.10.13"), `${tmp.path}/bin/python3.10`);
+  await Deno.symlink(PY.path, `${tmp.path}/bin/python${PY.minor}`);
   const env = { HOME: tmp.path, PATH: `${tmp.path}/bin` };
-  assert.deepEqual(await findPython("3.10", { env }), {
-    version: "3.10.13",
-    path: `${tmp.path}/bin/python3.10`,
+  assert.deepEqual(await findPython(PY.minor, { env }), {
+    version: PY.version,
+    path: `${tmp.path}/bin/python${PY.minor}`,
     source: "path",
   });
 });
@@ -51,15 +55,15 @@ Deno.test("findPython() finds pythonX.Y on PATH (skipping pyenv shims) and reads
 Deno.test("findPython() without a version uses python3 on PATH, resolved to the real executable", async () => {
   await using tmp = await tempDir();
   await Deno.mkdir(`${tmp.path}/bin`);
-  await Deno.symlink(realPython("3.9.18"), `${tmp.path}/bin/python3`);
+  await Deno.symlink(PY.path, `${tmp.path}/bin/python3`);
   const py = await findPython(undefined, { env: { HOME: tmp.path, PATH: `${tmp.path}/bin` } });
-  assert.equal(py.version, "3.9.18");
-  assert.equal(py.path, await Deno.realPath(realPython("3.9.18")));
+  assert.equal(py.version, PY.version);
+  assert.equal(py.path, await Deno.realPath(PY.path));
 });
 
 Deno.test("findPython() lists the available versions when the version is missing and nothing can install it", async () => {
   await using tmp = await tempDir();
-  await fakeInstall(`${tmp.path}/pyenv/versions/3.11.7`, realPython("3.11.7"));
+  await fakeInstall(`${tmp.path}/pyenv/versions/3.11.7`, PY.path);
   const env = { HOME: tmp.path, PYENV_ROOT: `${tmp.path}/pyenv`, PATH: "/nonexistent" };
   await assert.rejects(findPython("3.5", { env }), (e: unknown) => {
     assert.ok(e instanceof ExecutionException);
@@ -82,7 +86,7 @@ Deno.test("findPython() installs a missing version with pyenv install (newest kn
 echo "pyenv $*" >> ${log}
 if [ "$1" = latest ]; then echo 3.10.99; exit 0; fi
 if [ "$1" = install ]; then
-  mkdir -p ${root}/versions/$3/bin && ln -s ${realPython("3.10.13")} ${root}/versions/$3/bin/python
+  mkdir -p ${root}/versions/$3/bin && ln -s ${PY.path} ${root}/versions/$3/bin/python
   echo "installed $3"
 fi
 `,
@@ -110,7 +114,7 @@ Deno.test("findPython() reports a failed pyenv install, then tries uv python ins
     `#!/bin/bash
 [ "$1 $2" = "python install" ] || exit 2
 mkdir -p ${uvPythons}/cpython-$3.1-linux-x86_64-gnu/bin
-ln -s ${realPython("3.13.0")} ${uvPythons}/cpython-$3.1-linux-x86_64-gnu/bin/python3
+ln -s ${PY.path} ${uvPythons}/cpython-$3.1-linux-x86_64-gnu/bin/python3
 `,
   );
   const env = {

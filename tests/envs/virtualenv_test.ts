@@ -1,12 +1,18 @@
 /**
- * Real virtualenv environments, end to end through the CLI: venvs built by this machine's
- * pyenv Pythons with `python -m venv`, packages installed by real pip from the local mirror
- * (`six` 1.17.0 and `iniconfig` 2.3.0, pure-Python wheels without dependencies), runs recorded in
- * a real SQLite store. Every test uses its own MLFLOW_ENV_ROOT; nothing touches the user cache.
+ * Real virtualenv environments, end to end through the CLI: venvs built by the machine's
+ * python3 (its X.Y is the version the projects ask for) with `python -m venv`, packages installed
+ * by real pip from a local index of wheels the tests write (`six` 1.17.0 and `iniconfig` 2.3.0),
+ * runs recorded in a real SQLite store. Every test uses its own MLFLOW_ENV_ROOT; nothing touches
+ * the user cache or the network.
  */
 import assert from "node:assert/strict";
 import { runCli, sqliteRows, tempDir, writeFiles } from "../_helpers/cli.ts";
+import { hostPython } from "../_helpers/components.ts";
+import { localPackageIndex } from "../_helpers/wheels.ts";
 import { envTestEnv, lastJson } from "./_env_helpers.ts";
+
+const PY = await hostPython();
+const PY_RE = PY.minor.replace(".", "\\.");
 
 const PRINT_ENV =
   `python -c 'import os, sys, six, iniconfig; print("ENV", sys.prefix, os.environ["VIRTUAL_ENV"], sys.version.split()[0], six.__version__)'`;
@@ -23,6 +29,7 @@ async function tag(db: string, runId: string, key: string): Promise<string | und
 
 Deno.test("virtualenv: a python_env project runs in its venv; the second run is a cache hit; a changed requirements file builds a new env", async () => {
   await using tmp = await tempDir();
+  await using index = await localPackageIndex();
   const root = `${tmp.path}/envs`;
   const project = `${tmp.path}/proj`;
   await writeFiles(project, {
@@ -30,10 +37,10 @@ Deno.test("virtualenv: a python_env project runs in its venv; the second run is 
       PRINT_ENV.replaceAll('"', '\\"')
     }"\n`,
     "python_env.yaml":
-      'python: "3.12"\nbuild_dependencies:\n  - pip\ndependencies:\n  - six\n  - -r requirements.txt\n',
+      `python: "${PY.minor}"\nbuild_dependencies:\n  - pip\ndependencies:\n  - six\n  - -r requirements.txt\n`,
     "requirements.txt": "iniconfig\n",
   });
-  const env = envTestEnv(root);
+  const env = envTestEnv(root, index.env);
   const first = await runCli(["run", project, "--json"], { cwd: tmp.path, env });
   assert.equal(first.code, 0, first.stderr);
   const json = lastJson(first.stdout);
@@ -41,9 +48,9 @@ Deno.test("virtualenv: a python_env project runs in its venv; the second run is 
   assert.equal(json.env_manager, "virtualenv");
   assert.equal(json.env_cache_hit, false);
   const key = String(json.env_key);
-  assert.match(key, /^virtualenv-3\.12\.\d+-[0-9a-f]{16}$/);
+  assert.match(key, new RegExp(`^virtualenv-${PY_RE}\\.\\d+-[0-9a-f]{16}$`));
   const dir = `${root}/${key}`;
-  assert.match(first.stderr, new RegExp(`ENV ${dir} ${dir} 3\\.12\\.\\d+ 1\\.17\\.0`));
+  assert.match(first.stderr, new RegExp(`ENV ${dir} ${dir} ${PY_RE}\\.\\d+ 1\\.17\\.0`));
   assert.match(first.stderr, /\[1\/3\] creating the virtualenv/);
   assert.match(first.stderr, /Successfully installed .*six-1\.17\.0/, "pip output on stderr");
   assert.equal(
@@ -67,7 +74,7 @@ Deno.test("virtualenv: a python_env project runs in its venv; the second run is 
 
   const list = await runCli(["env", "list"], { cwd: tmp.path, env });
   assert.equal(list.code, 0, list.stderr);
-  assert.match(list.stdout, new RegExp(`${key}\\s+virtualenv\\s+3\\.12\\.\\d+\\s+\\d`));
+  assert.match(list.stdout, new RegExp(`${key}\\s+virtualenv\\s+${PY_RE}\\.\\d+\\s+\\d`));
   assert.equal(list.stdout.trim().split("\n").length, 3);
   const rm = await runCli(["env", "rm", key], { cwd: tmp.path, env });
   assert.equal(rm.code, 0, rm.stderr);
@@ -81,9 +88,13 @@ Deno.test("virtualenv: a pip failure fails before any run is created, caches not
   const project = `${tmp.path}/proj`;
   await writeFiles(project, {
     MLproject: "entry_points:\n  main:\n    command: python -c 'print(1)'\n",
-    "python_env.yaml": 'python: "3.11"\ndependencies:\n  - no-such-package-mlproject-test\n',
+    "python_env.yaml": `python: "${PY.minor}"\ndependencies:\n  - no-such-package-mlproject-test\n`,
   });
-  const env = envTestEnv(root, { MLFLOW_TRACKING_URI: `sqlite:///${tmp.path}/mlflow.db` });
+  await using index = await localPackageIndex();
+  const env = envTestEnv(root, {
+    ...index.env,
+    MLFLOW_TRACKING_URI: `sqlite:///${tmp.path}/mlflow.db`,
+  });
   for (let attempt = 0; attempt < 2; attempt++) {
     const out = await runCli(["run", project, "--json"], { cwd: tmp.path, env });
     assert.equal(out.code, 1);
@@ -109,11 +120,12 @@ Deno.test("virtualenv: a conda.yaml project runs under --env-manager virtualenv 
   await writeFiles(project, {
     MLproject: `entry_points:\n  main:\n    command: "${PRINT_ENV.replaceAll('"', '\\"')}"\n`,
     "conda.yaml":
-      "name: c\nchannels: [conda-forge]\ndependencies:\n  - python=3.12\n  - pip\n  - numpy=1.26\n  - pip:\n    - six\n    - iniconfig\n",
+      `name: c\nchannels: [conda-forge]\ndependencies:\n  - python=${PY.minor}\n  - pip\n  - numpy=1.26\n  - pip:\n    - six\n    - iniconfig\n`,
   });
+  await using index = await localPackageIndex();
   const out = await runCli(["run", project, "--env-manager", "virtualenv", "--json"], {
     cwd: tmp.path,
-    env: envTestEnv(root),
+    env: envTestEnv(root, index.env),
   });
   assert.equal(out.code, 0, out.stderr);
   assert.equal(lastJson(out.stdout).env_manager, "virtualenv");
@@ -121,5 +133,5 @@ Deno.test("virtualenv: a conda.yaml project runs under --env-manager virtualenv 
     out.stderr,
     /WARNING mlproject: The following conda dependencies will not be installed in the resulting environment: \['numpy=1\.26'\]/,
   );
-  assert.match(out.stderr, /ENV \S+ \S+ 3\.12\.\d+ 1\.17\.0/);
+  assert.match(out.stderr, new RegExp(`ENV \\S+ \\S+ ${PY_RE}\\.\\d+ 1\\.17\\.0`));
 });

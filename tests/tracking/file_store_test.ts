@@ -1,5 +1,5 @@
 /**
- * FileStore against the `mlruns` tree real MLflow 2.17 wrote (fixtures/mlflow-2.17/file-store).
+ * FileStore against the `mlruns` tree real MLflow 2.17 wrote (tests/testdata/mlflow-2.17/file-store).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";

@@ -1,5 +1,5 @@
 /**
- * SqliteStore against the SQLite database real MLflow 2.17 wrote (fixtures/mlflow-2.17/sqlite).
+ * SqliteStore against the SQLite database real MLflow 2.17 wrote (tests/testdata/mlflow-2.17/sqlite).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
