@@ -97,9 +97,15 @@ Options:
                                   schema the run's MLflow would refuse, with
                                   that MLflow's \`mlflow db upgrade\` (the
                                   file is backed up first).
+  --dry-run                       Print what the run would do (project,
+                                  command, environment and whether it must
+                                  be built, backend, tracking URI,
+                                  experiment, tags, params) and exit: no run,
+                                  no store, no environment is created.
   --json                          Print one JSON object with the run id,
                                   experiment id, status and tracking URI on
-                                  stdout (the child's stdout goes to stderr).
+                                  stdout (the child's stdout goes to stderr);
+                                  with --dry-run, the plan.
   -h, --help                      Show this message and exit.
 
 Tracking URI: MLFLOW_TRACKING_URI; else, as the MLflow in the run's
@@ -126,6 +132,7 @@ interface RunArgs {
   keepWorkDir: boolean;
   upgradeDb: boolean;
   json: boolean;
+  dryRun: boolean;
 }
 
 const RUN_OPTIONS: Record<string, string> = {
@@ -151,6 +158,7 @@ const RUN_OPTIONS: Record<string, string> = {
 const RUN_FLAGS: Record<string, string> = {
   "--build-image": "build-image",
   "--json": "json",
+  "--dry-run": "dry-run",
   "--keep-work-dir": "keep-work-dir",
   "--upgrade-db": "upgrade-db",
   "-h": "help",
@@ -252,6 +260,7 @@ function parseRunArgs(
     keepWorkDir: flags.has("keep-work-dir"),
     upgradeDb: flags.has("upgrade-db"),
     json: flags.has("json"),
+    dryRun: flags.has("dry-run"),
   } as RunArgs;
 }
 
@@ -270,8 +279,9 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
       "Warning: use of conda is discouraged; make sure your use complies with Anaconda's terms of service. virtualenv is the recommended tool. Set MLFLOW_DISABLE_ENV_MANAGER_CONDA_WARNING=TRUE to hide this warning.",
     );
   }
-  const { run, waitForRun } = await import("./lib/run.ts");
   const reporter = stderrReporter();
+  if (args.dryRun) return await dryRun(args, env, reporter);
+  const { run, waitForRun } = await import("./lib/run.ts");
   // From here on, SIGINT/SIGTERM stop a fetch or environment build in progress, and cancel a
   // launched run (its whole process group, recorded KILLED); another signal stops the recording
   // of the run's end if that is still being retried.
@@ -299,19 +309,12 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
   }
 }
 
-async function runAndReport(
+function runOptions(
   args: RunArgs,
   env: Record<string, string>,
-  deps: {
-    run: typeof import("./lib/run.ts").run;
-    waitForRun: typeof import("./lib/run.ts").waitForRun;
-    reporter: ReturnType<typeof stderrReporter>;
-    signal: AbortSignal;
-    onSubmitted: (handle: { cancel(): Promise<void> }) => void;
-  },
-): Promise<number> {
-  const { run, waitForRun, reporter } = deps;
-  const submitted = await run(args.uri, {
+  reporter: ReturnType<typeof stderrReporter>,
+): import("./lib/run_options.ts").RunOptions {
+  return {
     entryPoint: args.entryPoint,
     ...(args.version !== undefined ? { version: args.version } : {}),
     parameters: args.params,
@@ -327,9 +330,41 @@ async function runAndReport(
     buildImage: args.buildImage,
     keepWorkDir: args.keepWorkDir,
     upgradeDb: args.upgradeDb,
-    synchronous: false,
     env,
     reporter,
+  };
+}
+
+async function dryRun(
+  args: RunArgs,
+  env: Record<string, string>,
+  reporter: ReturnType<typeof stderrReporter>,
+): Promise<number> {
+  const [{ plan }, format] = await Promise.all([
+    import("./lib/plan.ts"),
+    import("./lib/plan_format.ts"),
+  ]);
+  const planned = await plan(args.uri, runOptions(args, env, reporter));
+  if (args.json) printOut(JSON.stringify(format.planToJson(planned)));
+  else for (const line of format.formatPlan(planned)) printOut(line);
+  return 0;
+}
+
+async function runAndReport(
+  args: RunArgs,
+  env: Record<string, string>,
+  deps: {
+    run: typeof import("./lib/run.ts").run;
+    waitForRun: typeof import("./lib/run.ts").waitForRun;
+    reporter: ReturnType<typeof stderrReporter>;
+    signal: AbortSignal;
+    onSubmitted: (handle: { cancel(): Promise<void> }) => void;
+  },
+): Promise<number> {
+  const { run, waitForRun, reporter } = deps;
+  const submitted = await run(args.uri, {
+    ...runOptions(args, env, reporter),
+    synchronous: false,
     stdout: args.json ? "stderr" : "inherit",
     signal: deps.signal,
   });

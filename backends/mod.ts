@@ -35,4 +35,4 @@ export function getBackend(name: string): Backend {
   );
 }
 
-export { LocalBackend, LocalSubmittedRun } from "./local.ts";
+export { LocalBackend } from "./local.ts";

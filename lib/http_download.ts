@@ -9,7 +9,7 @@ import { ExecutionException } from "./errors.ts";
 import { httpRequest, type HttpRequestOptions } from "./http_client.ts";
 import type { Reporter } from "./output.ts";
 import { join } from "./paths.ts";
-import type { PathDownload } from "./remote_path.ts";
+import type { PathDownload } from "./path_download.ts";
 import { stripCredentials } from "./url_credentials.ts";
 
 /** A download that did not succeed; `reason` reads like python-requests' error text. */

@@ -14,6 +14,16 @@
  * @module
  */
 export { run, type RunOptions, waitForRun } from "./run.ts";
+export { plan, type RunPlan } from "./plan.ts";
+export type { RunContext } from "./run_context.ts";
+export type { ContainerSpec, Invocation, Mount } from "./invocation.ts";
+export type {
+  Backend,
+  BackendCheckRequest,
+  BackendCheckResult,
+  Execution,
+  LaunchJob,
+} from "./backend.ts";
 export type { RunEnvironment, RunStatus, SubmittedRun } from "./submitted_run.ts";
 export { ExecutionException, InterruptedError, MlprojectError, UsageError } from "./errors.ts";
 export type { LogLevel, Reporter } from "./output.ts";

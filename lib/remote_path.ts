@@ -8,34 +8,10 @@
  */
 import { type EntryPoint, localPathOf, type ParameterValues, uriScheme } from "./entry_point.ts";
 import { ExecutionException } from "./errors.ts";
-import type { Reporter } from "./output.ts";
 import { join } from "./paths.ts";
+import type { DownloadOptions, PathDownload } from "./path_download.ts";
 
-/** Options of {@linkcode downloadRemotePaths}. */
-export interface DownloadOptions {
-  /** Root for per-run download directories (`--storage-dir`); a temp dir when unset. */
-  storageDir?: string;
-  /** The run's tracking URI (for `runs:/` and `mlflow-artifacts:/`). */
-  trackingUri: string;
-  /** The caller's environment (credentials). */
-  env: Record<string, string>;
-  /** Progress output. */
-  reporter: Reporter;
-  /** Aborting stops downloads. */
-  signal?: AbortSignal;
-}
-
-/** What one download needs: the value, and the empty directory it must land in. */
-export interface PathDownload {
-  /** The parameter value (a URI). */
-  value: string;
-  /** The parameter name (for messages). */
-  name: string;
-  /** An existing, empty directory to download into. */
-  targetDir: string;
-  /** Credentials, tracking URI, progress. */
-  options: DownloadOptions;
-}
+export type { DownloadOptions, PathDownload } from "./path_download.ts";
 
 /** Local copies of remote `path` values. */
 export interface DownloadedPaths {

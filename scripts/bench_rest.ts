@@ -47,7 +47,7 @@ async function trackedRun(store: TrackingStore, experiment: string): Promise<voi
     tags: TAGS,
     params: PARAMS,
   });
-  await store.endRun(run.runId, "FINISHED", Date.now());
+  await store.endRun(run.runId, { status: "FINISHED", endTime: Date.now() });
 }
 
 const tmp = await Deno.makeTempDir({ prefix: "mlproject-bench-rest-" });

@@ -109,7 +109,7 @@ Deno.test("prepareEnvironment() with local changes nothing and sets no tag", asy
   assert.equal(prepared.kind, "local");
   assert.equal(prepared.tag, undefined);
   assert.deepEqual(prepared.env, {});
-  assert.equal(prepared.wrapCommand("python x.py"), "python x.py");
+  assert.deepEqual(prepared.invocation("python x.py", "/p").argv, ["bash", "-c", "python x.py"]);
 });
 
 Deno.test("prepareEnvironment() with local exposes the first python, else python3, on PATH as its interpreter", async () => {

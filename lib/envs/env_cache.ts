@@ -201,6 +201,29 @@ async function withLock<T>(root: string, key: string, fn: () => Promise<T>): Pro
 }
 
 /**
+ * Where an environment lives in the cache and whether a ready build is there, without writing
+ * anything (for plans and `--dry-run`).
+ *
+ * @param environment What would be built.
+ * @param options Environment (for the cache root).
+ * @returns The key, directory, and `cacheHit: true` when a ready build exists.
+ *
+ * @example
+ * ```ts ignore
+ * import { lookupEnvironment } from "./env_cache.ts";
+ * const { key, cacheHit } = await lookupEnvironment(environment, { env: Deno.env.toObject() });
+ * ```
+ */
+export async function lookupEnvironment(
+  environment: Environment,
+  options: { env: Record<string, string> },
+): Promise<AcquiredEnvironment> {
+  const key = await environmentKey(environment);
+  const dir = `${envCacheRoot(options.env)}/${key}`;
+  return { key, dir, cacheHit: readMarker(dir, key) !== undefined };
+}
+
+/**
  * Returns a ready environment from the cache, building it first when needed. Only a directory
  * with a valid success marker is used; anything else under the key is removed and rebuilt. A
  * failed or aborted build is removed, so nothing half-built stays.

@@ -14,7 +14,7 @@
 import { ExecutionException } from "../errors.ts";
 import { httpRequest } from "../http_client.ts";
 import { dirname, fileUrlToPath, join, normalize } from "../paths.ts";
-import type { PathDownload } from "../remote_path.ts";
+import type { PathDownload } from "../path_download.ts";
 import type { RestStore } from "./rest_store.ts";
 import { openTrackingStore, parseTrackingUri } from "./tracking_uri.ts";
 
@@ -124,7 +124,7 @@ async function withRestStore<T>(
   request: PathDownload,
   fn: (store: RestStore) => Promise<T>,
 ): Promise<T> {
-  const target = parseTrackingUri(request.options.trackingUri, Deno.cwd());
+  const target = parseTrackingUri(request.options.trackingUri, request.options.cwd ?? Deno.cwd());
   if (target.kind !== "rest") {
     throw fail(
       request,
@@ -186,9 +186,16 @@ export async function downloadArtifactPath(request: PathDownload): Promise<strin
   }
   const { runId, path } = parseRunsUri(request);
   reporter.log("INFO", `=== Downloading ${request.value} for parameter ${request.name} ===`);
-  const target = parseTrackingUri(request.options.trackingUri, Deno.cwd());
+  const target = parseTrackingUri(request.options.trackingUri, request.options.cwd ?? Deno.cwd());
   if (target.kind !== "rest") {
-    const store = await openTrackingStore(request.options.trackingUri);
+    // The run's store, as the run sees it: relative URIs belong to its cwd, credentials and
+    // settings come from its environment.
+    const store = await openTrackingStore(request.options.trackingUri, {
+      env: request.options.env,
+      reporter,
+      ...(request.options.cwd !== undefined ? { cwd: request.options.cwd } : {}),
+      ...(request.options.signal !== undefined ? { signal: request.options.signal } : {}),
+    });
     let artifactUri: string;
     try {
       const info = await store.getRun(runId);

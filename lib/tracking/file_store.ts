@@ -15,8 +15,10 @@ import {
   type Experiment,
   isTerminal,
   RUN_STATUS_CODES,
+  type RunEnd,
   type RunInfo,
   type RunStatus,
+  type RunUpdate,
   type TrackingStore,
 } from "./tracking_store.ts";
 
@@ -265,7 +267,7 @@ export class FileStore implements TrackingStore {
       await this.logBatch(runId, { tags, params: request.params ?? [] });
     } catch (e) {
       // A run without its tags and params must not stay RUNNING.
-      await this.updateRun(runId, "FAILED", Date.now()).catch(() => {});
+      await this.updateRun(runId, { status: "FAILED", endTime: Date.now() }).catch(() => {});
       throw e;
     }
     return info;
@@ -353,7 +355,7 @@ export class FileStore implements TrackingStore {
     return Promise.resolve();
   }
 
-  updateRun(runId: string, status: RunStatus, endTime: number | null): Promise<void> {
+  updateRun(runId: string, { status, endTime }: RunUpdate): Promise<void> {
     const dir = this.#activeRunDir(runId);
     const info = this.#readRun(dir)!;
     info.status = status;
@@ -365,7 +367,7 @@ export class FileStore implements TrackingStore {
     return Promise.resolve();
   }
 
-  endRun(runId: string, status: RunStatus, endTime: number): Promise<RunStatus> {
+  endRun(runId: string, { status, endTime }: RunEnd): Promise<RunStatus> {
     const dir = this.#activeRunDir(runId);
     const info = this.#readRun(dir)!;
     if (isTerminal(info.status)) return Promise.resolve(info.status);

@@ -31,8 +31,10 @@ import {
   type CreateRunRequest,
   type Experiment,
   isTerminal,
+  type RunEnd,
   type RunInfo,
   type RunStatus,
+  type RunUpdate,
   type TrackingStore,
 } from "./tracking_store.ts";
 import { validateKey } from "./validation.ts";
@@ -688,12 +690,9 @@ export class RestStore implements TrackingStore {
     await this.call("POST", "/api/2.0/mlflow/runs/log-batch", body);
   }
 
-  async updateRun(
-    runId: string,
-    status: RunStatus,
-    endTime: number | null,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<void> {
+  async updateRun(runId: string, update: RunUpdate): Promise<void> {
+    const { status, endTime } = update;
+    const options = update.signal !== undefined ? { signal: update.signal } : {};
     const send = () =>
       this.call("POST", "/api/2.0/mlflow/runs/update", {
         run_uuid: runId,
@@ -706,12 +705,9 @@ export class RestStore implements TrackingStore {
     } else await send();
   }
 
-  async endRun(
-    runId: string,
-    status: RunStatus,
-    endTime: number,
-    options: { signal?: AbortSignal } = {},
-  ): Promise<RunStatus> {
+  async endRun(runId: string, end: RunEnd): Promise<RunStatus> {
+    const { status, endTime } = end;
+    const options = end.signal !== undefined ? { signal: end.signal } : {};
     return await this.#untilRecorded(`status ${status} of run '${runId}'`, async () => {
       const info = await this.getRun(runId, options);
       if (info === undefined) throw new ExecutionException(`Run with id=${runId} not found`);

@@ -32,8 +32,10 @@ import {
 import type {
   CreateRunRequest,
   Experiment,
+  RunEnd,
   RunInfo,
   RunStatus,
+  RunUpdate,
   TrackingStore,
 } from "./tracking_store.ts";
 
@@ -452,13 +454,13 @@ export class SqliteStore implements TrackingStore {
     }
   }
 
-  async updateRun(runId: string, status: RunStatus, endTime: number | null): Promise<void> {
+  async updateRun(runId: string, { status, endTime }: RunUpdate): Promise<void> {
     await this.#activeRun(runId);
     this.#db.prepare("UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?")
       .run(status, endTime, runId);
   }
 
-  async endRun(runId: string, status: RunStatus, endTime: number): Promise<RunStatus> {
+  async endRun(runId: string, { status, endTime }: RunEnd): Promise<RunStatus> {
     const result = this.#db.prepare(
       `UPDATE runs SET status = ?, end_time = ?
        WHERE run_uuid = ? AND status NOT IN ('FINISHED', 'FAILED', 'KILLED')`,

@@ -89,6 +89,22 @@ export interface RecordOptions {
   signal?: AbortSignal;
 }
 
+/** A status change of a run ({@linkcode TrackingStore.updateRun}). */
+export interface RunUpdate extends RecordOptions {
+  /** The new status. */
+  status: RunStatus;
+  /** End time in ms since the epoch, or `null` to leave it unset. */
+  endTime: number | null;
+}
+
+/** The end of a run ({@linkcode TrackingStore.endRun}). */
+export interface RunEnd extends RecordOptions {
+  /** The status the run ends with unless it already has a terminal one. */
+  status: RunStatus;
+  /** End time in ms since the epoch. */
+  endTime: number;
+}
+
 /** A tracking backend: `mlruns` files, MLflow's SQLite schema, or an MLflow/Databricks server. */
 export interface TrackingStore {
   /** The tracking URI handed to the child process (absolute for local stores). */
@@ -112,23 +128,13 @@ export interface TrackingStore {
    * Sets the status and end time of a run. Remote stores retry a terminal status until it is
    * recorded, the error is permanent, or `options.signal` aborts.
    */
-  updateRun(
-    runId: string,
-    status: RunStatus,
-    endTime: number | null,
-    options?: RecordOptions,
-  ): Promise<void>;
+  updateRun(runId: string, update: RunUpdate): Promise<void>;
   /**
    * Ends a run with `status` unless it already has a terminal status (set by the child's own
    * MLflow), and returns the status the run ends with. Remote stores retry until it is recorded,
    * the error is permanent, or `options.signal` aborts.
    */
-  endRun(
-    runId: string,
-    status: RunStatus,
-    endTime: number,
-    options?: RecordOptions,
-  ): Promise<RunStatus>;
+  endRun(runId: string, end: RunEnd): Promise<RunStatus>;
   /** Releases the store. */
   close(): void;
 }

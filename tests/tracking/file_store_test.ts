@@ -196,7 +196,7 @@ Deno.test("FileStore run dirs hold exactly the entries of MLflow 2.17 runs logge
       }),
     );
     await store.logBatch(info.runId, { params });
-    await store.updateRun(info.runId, fx.status, fx.end);
+    await store.updateRun(info.runId, { status: fx.status, endTime: fx.end });
     const ours = listTree(join(tmp.path, "mlruns", exp, info.runId));
     // metrics/<key> files come from the child's own MLflow, not from the runner.
     const expected = fixtureRunTree(fx.exp, fx.id).filter((p) => !/^metrics\/./.test(p));
@@ -248,7 +248,7 @@ Deno.test("FileStore.createRun() writes run_uuid for MLflow 2.x readers, with ML
   await using tmp = await tempDir();
   const store = new FileStore(join(tmp.path, "mlruns"));
   const info = await store.createRun(request());
-  await store.updateRun(info.runId, "FAILED", 1700000000500);
+  await store.updateRun(info.runId, { status: "FAILED", endTime: 1700000000500 });
   const text = Deno.readTextFileSync(join(tmp.path, "mlruns", "0", info.runId, "meta.yaml"));
   const fxText = fixtureMetaText("0", "d7cdd90190684cc2bde16017b4bb3792");
   const ours = yaml11(text);
@@ -301,7 +301,9 @@ Deno.test("FileStore writes status codes 1 RUNNING, 3 FINISHED, 4 FAILED, 5 KILL
   ];
   for (const [status, code] of cases) {
     const info = await store.createRun(request());
-    if (status !== null) await store.updateRun(info.runId, status, 1700000001000);
+    if (status !== null) {
+      await store.updateRun(info.runId, { status: status, endTime: 1700000001000 });
+    }
     const meta = readYaml(join(tmp.path, "mlruns", "0", info.runId, "meta.yaml"));
     assert.equal(meta.status, code);
     assert.equal(meta.end_time, status === null ? null : 1700000001000);
@@ -319,7 +321,7 @@ Deno.test("FileStore drops deleted_time from meta.yaml once the run is rewritten
   const path = join(tmp.path, "mlruns", "0", info.runId, "meta.yaml");
   const afterCreate = readYaml(path);
   assert.ok(!("deleted_time" in afterCreate), JSON.stringify(afterCreate));
-  await store.updateRun(info.runId, "FINISHED", 1700000002000);
+  await store.updateRun(info.runId, { status: "FINISHED", endTime: 1700000002000 });
   const afterUpdate = Deno.readTextFileSync(path);
   assert.ok(!afterUpdate.includes("deleted_time"), afterUpdate);
   // Same key set as the fixture's finished runs (which have no deleted_time).
@@ -419,7 +421,7 @@ Deno.test("FileStore appends runs to the fixture tree without changing any exist
       params: [["alpha", "0.5"]],
       tags: [["mlflow.project.backend", "local"]],
     });
-    await store.updateRun(info.runId, "FINISHED", 1800000000000);
+    await store.updateRun(info.runId, { status: "FINISHED", endTime: 1800000000000 });
     assert.equal(
       info.artifactUri,
       `file:///FIXTURE_ROOT/mlruns/${experimentId}/${info.runId}/artifacts`,
@@ -603,7 +605,7 @@ Deno.test("setting the mlflow.runName tag rewrites meta.yaml run_name", async ()
   await using tmp = await tempDir();
   const store = new FileStore(join(tmp.path, "mlruns"));
   const info = await store.createRun(request());
-  await store.updateRun(info.runId, "FINISHED", 1700000003000);
+  await store.updateRun(info.runId, { status: "FINISHED", endTime: 1700000003000 });
   await store.logBatch(info.runId, { tags: [["mlflow.runName", "renamed"]] });
   const dir = join(tmp.path, "mlruns", "0", info.runId);
   const meta = readYaml(join(dir, "meta.yaml"));
@@ -658,7 +660,7 @@ Deno.test("FileStore refuses writes to a missing or deleted run", async () => {
     Deno.readTextFileSync(path).replace("lifecycle_stage: active", "lifecycle_stage: deleted"),
   );
   await assert.rejects(
-    async () => await store.updateRun(info.runId, "FINISHED", 1),
+    async () => await store.updateRun(info.runId, { status: "FINISHED", endTime: 1 }),
     (e: Error) => e.message === `The run ${info.runId} must be in 'active' lifecycle_stage.`,
   );
 });

@@ -58,7 +58,10 @@ Deno.test("RestStore sends MLflow's request shapes: tags in runs/create, params 
     assert.equal(run.status, "RUNNING");
     assert.equal(run.runName, "brave-owl-1");
     assert.match(run.artifactUri, /^mlflow-artifacts:\//);
-    assert.equal(await store.endRun(run.runId, "FINISHED", 1_700_000_000_500), "FINISHED");
+    assert.equal(
+      await store.endRun(run.runId, { status: "FINISHED", endTime: 1_700_000_000_500 }),
+      "FINISHED",
+    );
   });
   const [lookup, create, batch, get, update] = server.requests;
   assert.equal(lookup!.path, "/api/2.0/mlflow/experiments/get-by-name?experiment_name=shapes");
@@ -100,7 +103,7 @@ Deno.test("RestStore needs at most 4 requests for a plain run in an existing exp
     await withStore(server, env, async (store) => {
       const exp = await store.findExperiment(query);
       const run = await store.createRun(runRequest(exp!.experimentId, [["a", "1"]]));
-      await store.endRun(run.runId, "FINISHED", Date.now());
+      await store.endRun(run.runId, { status: "FINISHED", endTime: Date.now() });
       return store.requestCount;
     });
   // By name, first time: get-by-name + create + log-batch + get + update.
@@ -112,7 +115,7 @@ Deno.test("RestStore needs at most 4 requests for a plain run in an existing exp
   // Without params, no log-batch.
   const noParams = await withStore(server, env, async (store) => {
     const run = await store.createRun(runRequest(id));
-    await store.endRun(run.runId, "FINISHED", Date.now());
+    await store.endRun(run.runId, { status: "FINISHED", endTime: Date.now() });
     return store.requestCount;
   });
   assert.equal(noParams, 3);
@@ -179,10 +182,13 @@ Deno.test("RestStore.endRun keeps a terminal status the child recorded, with one
     const run = await store.createRun(runRequest("0"));
     server.runs.get(run.runId)!.info.status = "FAILED";
     const before = store.requestCount;
-    assert.equal(await store.endRun(run.runId, "FINISHED", Date.now()), "FAILED");
+    assert.equal(
+      await store.endRun(run.runId, { status: "FINISHED", endTime: Date.now() }),
+      "FAILED",
+    );
     assert.equal(store.requestCount - before, 1);
     assert.equal(server.runs.get(run.runId)!.info.status, "FAILED");
-    await store.updateRun(run.runId, "KILLED", 5);
+    await store.updateRun(run.runId, { status: "KILLED", endTime: 5 });
     assert.equal(server.runs.get(run.runId)!.info.status, "KILLED");
     assert.equal(await store.getRun("0".repeat(32)), undefined);
   });
@@ -208,7 +214,7 @@ Deno.test("RestStore maps MLflow error codes to clear errors", async () => {
         e.message.includes("Changing param values is not allowed"),
     );
     await assert.rejects(
-      () => store.updateRun("f".repeat(32), "RUNNING", null),
+      () => store.updateRun("f".repeat(32), { status: "RUNNING", endTime: null }),
       (e: Error) => e instanceof RestError && e.errorCode === "RESOURCE_DOES_NOT_EXIST",
     );
     await assert.rejects(
@@ -296,18 +302,25 @@ Deno.test("RestStore retries a terminal status until it is recorded, and stops w
     const run = await store.createRun(runRequest("0"));
     // 7 failures: more than one round of HTTP retries (2 attempts) can absorb.
     server.addFault({ path: "runs/update", status: 503, times: 7 });
-    assert.equal(await store.endRun(run.runId, "FAILED", Date.now()), "FAILED");
+    assert.equal(
+      await store.endRun(run.runId, { status: "FAILED", endTime: Date.now() }),
+      "FAILED",
+    );
     assert.equal(server.runs.get(run.runId)!.info.status, "FAILED");
     assert.ok(reporter.lines.some((l) => l.includes("Could not record status FAILED")));
     // A permanent error is not retried.
-    await assert.rejects(() => store.endRun("e".repeat(32), "FINISHED", 1), /not found/);
+    await assert.rejects(
+      () => store.endRun("e".repeat(32), { status: "FINISHED", endTime: 1 }),
+      /not found/,
+    );
     // Told to stop: the loop ends with a clear error.
     const other = await store.createRun(runRequest("0"));
     server.addFault({ path: "runs/update", status: 503, times: 1000 });
     const stop = new AbortController();
     setTimeout(() => stop.abort(), 300);
     await assert.rejects(
-      () => store.endRun(other.runId, "FINISHED", Date.now(), { signal: stop.signal }),
+      () =>
+        store.endRun(other.runId, { status: "FINISHED", endTime: Date.now(), signal: stop.signal }),
       (e: Error) =>
         e instanceof ExecutionException &&
         e.message.startsWith(`Stopped before status FINISHED of run '${other.runId}' was recorded`),
@@ -451,7 +464,10 @@ Deno.test("RestStore presents MLFLOW_TRACKING_CLIENT_CERT_PATH to a server that 
   });
   try {
     const run = await store.createRun(runRequest("0"));
-    assert.equal(await store.endRun(run.runId, "FINISHED", Date.now()), "FINISHED");
+    assert.equal(
+      await store.endRun(run.runId, { status: "FINISHED", endTime: Date.now() }),
+      "FINISHED",
+    );
   } finally {
     store.close();
   }

@@ -133,7 +133,7 @@ Deno.test("SqliteStore writes run rows with the same non-null columns as MLflow'
     assert.equal(running.status, "RUNNING");
     assert.equal(running.end_time, null);
     assert.equal(running.deleted_time, null);
-    await store.updateRun(runId, "FINISHED", 1700000009000);
+    await store.updateRun(runId, { status: "FINISHED", endTime: 1700000009000 });
   } finally {
     store.close();
   }
@@ -242,7 +242,7 @@ Deno.test("SqliteStore.getRun() reads back what createRun() and updateRun() wrot
   try {
     const info = await store.createRun(request());
     assert.deepEqual(await store.getRun(info.runId), info);
-    await store.updateRun(info.runId, "KILLED", 1700000000777);
+    await store.updateRun(info.runId, { status: "KILLED", endTime: 1700000000777 });
     assert.deepEqual(await store.getRun(info.runId), {
       ...info,
       status: "KILLED",
@@ -311,7 +311,7 @@ Deno.test("SqliteStore uses the fixture DB as it is and only appends rows to it"
         `/FIXTURE_ROOT/sqlite/mlruns/${experimentId}/${info.runId}/artifacts`,
       );
       await store.logBatch(info.runId, { params: [["alpha", "0.5"]] });
-      await store.updateRun(info.runId, "FINISHED", 1800000000000);
+      await store.updateRun(info.runId, { status: "FINISHED", endTime: 1800000000000 });
       runs.push(info.runId);
     }
   } finally {
@@ -417,13 +417,13 @@ Deno.test("SqliteStore and a second process writing the same DB never see 'datab
         params: [[`p${i}`, String(i)]],
         tags: [[`t${i % 7}`, String(i)], ["mlflow.project.backend", "local"]],
       });
-      await store.updateRun(runId, "RUNNING", null);
+      await store.updateRun(runId, { status: "RUNNING", endTime: null });
       assert.equal((await store.getRun(runId))?.status, "RUNNING");
       if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1));
     }
     const experimentId = await store.createExperiment("concurrent-exp");
     await store.createRun(request({ experimentId }));
-    await store.updateRun(runId, "FINISHED", Date.now());
+    await store.updateRun(runId, { status: "FINISHED", endTime: Date.now() });
     Deno.writeTextFileSync(stop, "");
     const out = await child.output();
     child = undefined;
@@ -596,7 +596,11 @@ Deno.test("SqliteStore refuses invalid param and tag keys and writes to a missin
       );
     }
     await assert.rejects(
-      async () => await store.updateRun("0123456789abcdef0123456789abcdef", "FINISHED", 1),
+      async () =>
+        await store.updateRun("0123456789abcdef0123456789abcdef", {
+          status: "FINISHED",
+          endTime: 1,
+        }),
       /not found/,
     );
   } finally {
