@@ -11,7 +11,7 @@
  */
 import { resolve } from "./paths.ts";
 import { downloadRemotePaths } from "./remote_path.ts";
-import { ExecutionException, InterruptedError } from "./errors.ts";
+import { ExecutionException, InterruptedError, MlprojectError } from "./errors.ts";
 import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import { type PlannedRun, planRun } from "./plan.ts";
 import { recordRun } from "./record_run.ts";
@@ -139,6 +139,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       }
       store?.close();
       await cleanup();
+      // An abort that surfaced as a platform error (a fetch, a download) is an interrupt.
+      if (ctx.signal?.aborted && !(e instanceof MlprojectError)) {
+        throw new InterruptedError("Interrupted before the run started");
+      }
     }
     throw e;
   }

@@ -415,6 +415,12 @@ async function main(): Promise<number> {
       },
       sqlite: { label: "mlproject run (sqlite)", cmd: deno, args: runArgs, env: sqliteEnv },
       file: { label: "mlproject run (file store)", cmd: deno, args: runArgs, env: fileEnv },
+      dryRun: {
+        label: "mlproject run --dry-run (sqlite)",
+        cmd: deno,
+        args: [...runArgs, "--dry-run"],
+        env: sqliteEnv,
+      },
       help: {
         label: "mlproject --help",
         cmd: deno,
@@ -528,6 +534,15 @@ async function main(): Promise<number> {
           verdict(overheadFile <= TARGET_OVERHEAD_MS),
         ],
         [
+          "  --dry-run (plan only: no store, no child)",
+          `${ms(med.empty)} empty`,
+          ms(med.dryRun),
+          signed(med.dryRun - med.empty, "ms"),
+          ratio(med.dryRun, med.empty),
+          "(info)",
+          "",
+        ],
+        [
           "  of which deno startup (empty)",
           `${ms(med.bash)} bash -c`,
           ms(med.empty),
@@ -604,7 +619,9 @@ async function main(): Promise<number> {
       `Summary: runner overhead ${
         signed(overhead, "ms")
       } (sqlite, target ≤ ${TARGET_OVERHEAD_MS}), ` +
-        `${signed(overheadFile, "ms")} (file store); --help ${ms(med.help)}, run --help ${
+        `${signed(overheadFile, "ms")} (file store); --dry-run ${
+          signed(med.dryRun - med.empty, "ms")
+        } over an empty deno script; --help ${ms(med.help)}, run --help ${
           ms(med.runHelp)
         } (target ≤ ${TARGET_HELP_MS}; ${signed(helpOwn, "ms")} and ${
           signed(runHelpOwn, "ms")
