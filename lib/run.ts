@@ -7,7 +7,12 @@
 import { extname, resolve } from "./paths.ts";
 import { downloadRemotePaths } from "./remote_path.ts";
 import { getBackend } from "../backends/mod.ts";
-import { type EntryPoint, type ParameterInput, scriptEntryPoint } from "./entry_point.ts";
+import {
+  type EntryPoint,
+  localPathOf,
+  type ParameterInput,
+  scriptEntryPoint,
+} from "./entry_point.ts";
 import { type EnvManager, prepareEnvironment, validateEnvManager } from "./environment.ts";
 import { ExecutionException, InterruptedError, UsageError } from "./errors.ts";
 import { fetchProject } from "./fetch_project.ts";
@@ -237,6 +242,16 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);
     for (const key of Object.keys(parameters)) validateKey("param", key);
+    // Local `path` values are checked before an environment is built for nothing (remote ones
+    // are downloaded once the tracking URI is known).
+    const remotePaths = new Map<string, string>();
+    for (const spec of entryPoint.parameters.values()) {
+      const value = logged.declared.get(spec.name);
+      if (spec.type === "path" && value !== undefined && localPathOf(value) === undefined) {
+        remotePaths.set(spec.name, value);
+      }
+    }
+    entryPoint.computeParameters(parameters, { resolvePathsFrom: cwd, downloaded: remotePaths });
     const givenUri = options.trackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
     // A malformed URI is refused before an environment is built for nothing.
     if (givenUri !== undefined) parseTrackingUri(givenUri, cwd);
