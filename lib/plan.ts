@@ -205,6 +205,19 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);
     for (const key of Object.keys(parameters)) validateKey("param", key);
+    // Local `path` values are checked before an environment is built for nothing (remote ones
+    // are downloaded once the tracking URI is known).
+    const downloads: string[] = [];
+    for (const spec of entryPoint.parameters.values()) {
+      const value = logged.declared.get(spec.name);
+      if (spec.type === "path" && value !== undefined && localPathOf(value) === undefined) {
+        downloads.push(spec.name);
+      }
+    }
+    const shown = entryPoint.computeParameters(parameters, {
+      resolvePathsFrom: cwd,
+      downloaded: new Map(downloads.map((name) => [name, logged.declared.get(name)!])),
+    });
     const givenTrackingUri = options.trackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
     // A malformed URI is refused before an environment is built for nothing.
     if (givenTrackingUri !== undefined) parseTrackingUri(givenTrackingUri, cwd);
@@ -228,17 +241,6 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       environment: environment.kind,
     });
 
-    const downloads: string[] = [];
-    for (const spec of entryPoint.parameters.values()) {
-      const value = logged.declared.get(spec.name);
-      if (spec.type === "path" && value !== undefined && localPathOf(value) === undefined) {
-        downloads.push(spec.name);
-      }
-    }
-    const shown = entryPoint.computeParameters(parameters, {
-      resolvePathsFrom: cwd,
-      downloaded: new Map(downloads.map((name) => [name, logged.declared.get(name)!])),
-    });
     const { source } = fetched;
     const tags: [string, string][] = [
       ["mlflow.user", currentUser(env)],

@@ -221,7 +221,7 @@ def one(version: str, uploaded: str, skinny: dict[str, str], work: Path,
     if vkey(version) < (2, 0, 0):
         # 1.x: the pins of its time do not build on Python 3.11 (greenlet 1.x); take current
         # wheels within the bounds 1.x works with (SQLAlchemy 1.4, pkg_resources, protobuf 3).
-        old_deps = ["sqlalchemy<2", "alembic<1.12", "setuptools<70", "protobuf<4", "numpy<2",
+        old_deps = ["sqlalchemy<2", "alembic<1.12", "setuptools<70", "protobuf<4", "numpy<1.24",
                     "pandas<2", "click<8.2", "cryptography", "packaging<22", "sqlparse<0.5"]
         main = f"mlflow-skinny=={version}" if version in skinny else f"mlflow=={version}"
         plans.append((f"{main.split('==')[0]}, 1.x bounds", [main] + old_deps, None, []))
@@ -344,7 +344,10 @@ def emit(results: list[dict], out: Path, generated: str) -> None:
         "export const SKIPPED: readonly (readonly [string, string])[] = [",
     ]
     for r in sorted(skipped, key=lambda r: vkey(r["version"])):
-        reason = re.sub(r"\s+", " ", r.get("error", ""))[:160]
+        error = r.get("error", "")
+        last = [line for line in error.splitlines() if line.strip()][-1:] or [""]
+        reason = (error.split("]")[0] + "] " if error.startswith("[") else "") + last[0].strip()
+        reason = re.sub(r"\s+", " ", reason)[:200]
         lines.append(f"  [{json.dumps(r['version'])}, {json.dumps(reason)}],")
     lines += ["];", ""]
     out.write_text("\n".join(lines))

@@ -340,6 +340,7 @@ Deno.test("run --json prints one JSON object and sends the child's stdout to std
   assert.deepEqual(Object.keys(obj).sort(), [
     "env_manager",
     "experiment_id",
+    "mlflow_version",
     "run_id",
     "status",
     "tracking_uri",
