@@ -13,27 +13,37 @@
  *
  * @module
  */
-export { run, type RunOptions, waitForRun } from "./run.ts";
-export { plan, type RunPlan } from "./plan.ts";
-export type { RunContext } from "./run_context.ts";
-export type { ContainerSpec, Invocation, Mount } from "./invocation.ts";
+export { run, type RunOptions, waitForRun } from "./run/run.ts";
+export { plan, type RunPlan } from "./run/plan.ts";
+export type { RunContext } from "./system/run_context.ts";
+export type { ContainerSpec, Invocation, Mount } from "./backends/invocation.ts";
 export type {
   Backend,
   BackendCheckRequest,
   BackendCheckResult,
   Execution,
   LaunchJob,
-} from "./backend.ts";
-export type { RunEnvironment, RunStatus, SubmittedRun } from "./submitted_run.ts";
-export { ExecutionException, InterruptedError, MlprojectError, UsageError } from "./errors.ts";
-export type { LogLevel, Reporter } from "./output.ts";
-export type { OutputMode } from "./run_command.ts";
+} from "./backends/backend.ts";
+export type { RunEnvironment, RunStatus, SubmittedRun } from "./run/submitted_run.ts";
+export {
+  ExecutionException,
+  InterruptedError,
+  MlprojectError,
+  UsageError,
+} from "./system/errors.ts";
+export type { LogLevel, Reporter } from "./system/output.ts";
+export type { OutputMode } from "./system/run_command.ts";
 export {
   type ComputeParametersOptions,
   EntryPoint,
   type ParameterInput,
   type ParameterSpec,
   type ParameterValues,
-} from "./entry_point.ts";
-export { type DockerEnvSpec, type EnvType, loadProject, type ProjectSpec } from "./project_spec.ts";
-export { shellQuote } from "./shell_quote.ts";
+} from "./project/entry_point.ts";
+export {
+  type DockerEnvSpec,
+  type EnvType,
+  loadProject,
+  type ProjectSpec,
+} from "./project/project_spec.ts";
+export { shellQuote } from "./system/shell_quote.ts";

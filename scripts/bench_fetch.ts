@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { fetchProject } from "../lib/fetch_project.ts";
+import { fetchProject } from "../lib/fetch/fetch_project.ts";
 import { git, GIT_ENV, makeTestRepo } from "../tests/_helpers/git_repos.ts";
 import { startGitHttpServer } from "../tests/_helpers/git_servers.ts";
 

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
-import type { Reporter } from "../output.ts";
-import { spawnProcess } from "../run_command.ts";
+import { ExecutionException } from "../system/errors.ts";
+import type { Reporter } from "../system/output.ts";
+import { spawnProcess } from "../system/run_command.ts";
 
 /** Options of {@linkcode runStep} and {@linkcode installRequirements}. */
 export interface StepOptions {

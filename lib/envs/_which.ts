@@ -50,19 +50,3 @@ export function which(
   }
   return undefined;
 }
-
-/**
- * The user's home directory from an environment.
- *
- * @param env The environment.
- * @returns `HOME`, or `/` when it is unset.
- *
- * @example
- * ```ts
- * import { homeDir } from "./_which.ts";
- * console.assert(homeDir({ HOME: "/root" }) === "/root");
- * ```
- */
-export function homeDir(env: Record<string, string>): string {
-  return env.HOME || "/";
-}

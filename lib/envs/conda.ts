@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
-import { type Reporter, SILENT_REPORTER } from "../output.ts";
-import { dirname, join } from "../paths.ts";
-import { runCommand } from "../run_command.ts";
-import { shellQuote } from "../shell_quote.ts";
-import { readUserFile } from "../user_file.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
+import { dirname, join } from "../system/paths.ts";
+import { runCommand } from "../system/run_command.ts";
+import { shellQuote } from "../system/shell_quote.ts";
+import { readUserFile } from "../system/user_file.ts";
 import { runStep } from "./_install.ts";
 import { which } from "./_which.ts";
 import { withCacheLock } from "./env_cache.ts";

@@ -18,10 +18,10 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
-import { type Reporter, SILENT_REPORTER } from "../output.ts";
-import { runCommand } from "../run_command.ts";
-import { homeDir } from "./_which.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
+import { runCommand } from "../system/run_command.ts";
+import { cacheDir } from "../system/home_dir.ts";
 import type { PythonInterpreter } from "./python_finder.ts";
 
 /** Managers whose environments live in the cache. */
@@ -97,8 +97,8 @@ const LAST_USED = ".mlproject-last-used";
 const KEY_SHAPE = /^(virtualenv|uv)-\d+\.\d+\.\d+-[0-9a-f]{16}$/;
 
 /**
- * The cache root: `MLFLOW_ENV_ROOT`, else `$XDG_CACHE_HOME/mlproject/envs`, else
- * `~/.cache/mlproject/envs`.
+ * The cache root: `MLFLOW_ENV_ROOT`, else the `envs` directory of mlproject's cache
+ * (`$MLPROJECT_CACHE_DIR/envs`, `$XDG_CACHE_HOME/mlproject/envs`, `~/.cache/mlproject/envs`).
  *
  * @param env The environment.
  * @returns The absolute root directory.
@@ -111,8 +111,7 @@ const KEY_SHAPE = /^(virtualenv|uv)-\d+\.\d+\.\d+-[0-9a-f]{16}$/;
  */
 export function envCacheRoot(env: Record<string, string>): string {
   if (env.MLFLOW_ENV_ROOT) return env.MLFLOW_ENV_ROOT.replace(/(.)\/+$/, "$1");
-  const cache = env.XDG_CACHE_HOME || `${homeDir(env)}/.cache`;
-  return `${cache.replace(/\/+$/, "")}/mlproject/envs`;
+  return cacheDir(env, "envs") ?? "/.cache/mlproject/envs";
 }
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { join, resolve } from "../paths.ts";
+import { join, resolve } from "../system/paths.ts";
 import { pythonSitePath, type PythonSitePathOptions } from "./python_site.ts";
 
 /** The MLflow an interpreter imports. */

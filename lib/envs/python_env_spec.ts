@@ -7,17 +7,17 @@
  *
  * @module
  */
-import { escapeForMessage, ExecutionException } from "../errors.ts";
-import { dirname, fileUrlToPath, join, resolve } from "../paths.ts";
-import type { ProjectSpec } from "../project_spec.ts";
-import { readUserFile, readUserFileSync, type UserFileError } from "../user_file.ts";
+import { escapeForMessage, ExecutionException } from "../system/errors.ts";
+import { dirname, fileUrlToPath, join, resolve } from "../system/paths.ts";
+import type { ProjectSpec } from "../project/project_spec.ts";
+import { readUserFile, readUserFileSync, type UserFileError } from "../system/user_file.ts";
 import {
   isPyDict,
   parsePythonYaml,
   pyRepr,
   type PyValue,
   YamlSyntaxError,
-} from "../python_yaml.ts";
+} from "../yaml/python_yaml.ts";
 
 /** The content of a Python environment. */
 export interface PythonEnvSpec {

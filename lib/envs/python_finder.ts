@@ -6,10 +6,13 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
-import { type Reporter, SILENT_REPORTER } from "../output.ts";
-import { runCommand, spawnProcess } from "../run_command.ts";
-import { homeDir, isExecutable, which } from "./_which.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
+import { runCommand, spawnProcess } from "../system/run_command.ts";
+import { homeDir as home } from "../system/home_dir.ts";
+import { isExecutable, which } from "./_which.ts";
+
+const homeDir = (env: Record<string, string>): string => home(env) ?? "/";
 
 /** An installed Python interpreter. */
 export interface PythonInterpreter {

@@ -6,8 +6,11 @@
  *
  * @module
  */
-import { dirname, resolve } from "../paths.ts";
-import { homeDir, isExecutable, which } from "./_which.ts";
+import { dirname, resolve } from "../system/paths.ts";
+import { homeDir as home } from "../system/home_dir.ts";
+import { isExecutable, which } from "./_which.ts";
+
+const homeDir = (env: Record<string, string>): string => home(env) ?? "/";
 
 /** The import path of an interpreter, as far as installed packages go. */
 export interface PythonSitePath {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
+import { ExecutionException } from "../system/errors.ts";
 import { which } from "./_which.ts";
 import type { Environment } from "./env_cache.ts";
 import type { PythonInterpreter } from "./python_finder.ts";

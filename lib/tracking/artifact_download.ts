@@ -11,10 +11,10 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
-import { httpRequest } from "../http_client.ts";
-import { dirname, fileUrlToPath, join, normalize } from "../paths.ts";
-import type { PathDownload } from "../path_download.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { httpRequest } from "../http/http_client.ts";
+import { dirname, fileUrlToPath, join, normalize } from "../system/paths.ts";
+import type { PathDownload } from "../http/path_download.ts";
 import type { RestStore } from "./rest_store.ts";
 import { openTrackingStore, parseTrackingUri } from "./tracking_uri.ts";
 

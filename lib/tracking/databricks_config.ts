@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
-import { basicAuthorization } from "../http_client.ts";
-import { join } from "../paths.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { basicAuthorization } from "../http/http_client.ts";
+import { join } from "../system/paths.ts";
 import { parseIni } from "./_ini.ts";
-import { readUserFileSync } from "../user_file.ts";
+import { readUserFileSync } from "../system/user_file.ts";
 import { booleanSetting, type HostCredentials } from "./host_credentials.ts";
 
 /**

@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { join, pathToFileUrl } from "../paths.ts";
-import { ExecutionException } from "../errors.ts";
-import { isDirectory } from "../file_checks.ts";
-import { parsePythonYaml, pyStr, type PyValue } from "../python_yaml.ts";
+import { join, pathToFileUrl } from "../system/paths.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { isDirectory } from "../system/file_checks.ts";
+import { parsePythonYaml, pyStr, type PyValue } from "../yaml/python_yaml.ts";
 import { dumpYaml } from "./_yaml_dump.ts";
 import { validateKey } from "./validation.ts";
 import {

@@ -5,11 +5,12 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
-import { basicAuthorization, type TlsFiles } from "../http_client.ts";
-import { join } from "../paths.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { homeDir } from "../system/home_dir.ts";
+import { basicAuthorization, type TlsFiles } from "../http/http_client.ts";
+import { join } from "../system/paths.ts";
 import { parseIni } from "./_ini.ts";
-import { readUserFileSync } from "../user_file.ts";
+import { readUserFileSync } from "../system/user_file.ts";
 
 /** A tracking server's address and credentials. */
 export interface HostCredentials {
@@ -74,10 +75,6 @@ export function scrubSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (s.length >= 3) out = out.split(s).join("***");
   return out;
-}
-
-function homeDir(env: Record<string, string | undefined>): string | undefined {
-  return env.HOME || env.USERPROFILE || undefined;
 }
 
 function credentialsFile(env: Record<string, string | undefined>): Map<string, string> {

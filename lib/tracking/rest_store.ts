@@ -12,7 +12,8 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { cacheDir } from "../system/home_dir.ts";
 import {
   createTlsClient,
   httpRequest,
@@ -21,10 +22,10 @@ import {
   type HttpRetryOptions,
   httpRetryOptionsFromEnv,
   HttpSettingError,
-} from "../http_client.ts";
-import type { Reporter } from "../output.ts";
-import { dirname, join } from "../paths.ts";
-import { VERSION } from "../version.ts";
+} from "../http/http_client.ts";
+import type { Reporter } from "../system/output.ts";
+import { dirname } from "../system/paths.ts";
+import { VERSION } from "../system/version.ts";
 import { databricksHostCredentials } from "./databricks_config.ts";
 import { type HostCredentials, mlflowHostCredentials, scrubSecrets } from "./host_credentials.ts";
 import {
@@ -38,7 +39,7 @@ import {
   type TrackingStore,
 } from "./tracking_store.ts";
 import { validateKey } from "./validation.ts";
-import { sleep } from "../sleep.ts";
+import { sleep } from "../system/sleep.ts";
 
 /** An error the tracking server answered with (`error_code` and HTTP status kept). */
 export class RestError extends ExecutionException {
@@ -127,8 +128,7 @@ type Json = Record<string, unknown>;
 
 function cachePath(env: Record<string, string>): string | undefined {
   if (/^(0|false|no|off)$/i.test(env.MLPROJECT_EXPERIMENT_CACHE ?? "")) return undefined;
-  const base = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, ".cache") : "");
-  return base === "" ? undefined : join(base, "mlproject", "experiment_ids.json");
+  return cacheDir(env, "experiment_ids.json");
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { join } from "../paths.ts";
+import { join } from "../system/paths.ts";
 import { GENERATED, RELEASES, REVISIONS, STATEMENTS } from "./_sqlite_schemas.ts";
 
 /** The schema a new database of one alembic revision has. */

@@ -10,12 +10,12 @@
  *
  * @module
  */
-import { dirname, join } from "../paths.ts";
+import { dirname, join } from "../system/paths.ts";
 import { DatabaseSync } from "node:sqlite";
-import { ExecutionException } from "../errors.ts";
-import { type Reporter, SILENT_REPORTER } from "../output.ts";
-import { runCommand } from "../run_command.ts";
-import { sleep } from "../sleep.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
+import { runCommand } from "../system/run_command.ts";
+import { sleep } from "../system/sleep.ts";
 import { validateKey } from "./validation.ts";
 import {
   compareMlflowVersions,

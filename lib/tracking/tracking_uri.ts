@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { fileUrlToPath, isAbsolute, join, pathToFileUrl, resolve } from "../paths.ts";
-import { ExecutionException } from "../errors.ts";
-import { comparePep440, parsePep440 } from "../pep440.ts";
-import type { Reporter } from "../output.ts";
+import { fileUrlToPath, isAbsolute, join, pathToFileUrl, resolve } from "../system/paths.ts";
+import { ExecutionException } from "../system/errors.ts";
+import { comparePep440, parsePep440 } from "../system/pep440.ts";
+import type { Reporter } from "../system/output.ts";
 import type { TrackingStore } from "./tracking_store.ts";
 import type { MlflowInstallation } from "./sqlite_store.ts";
 

@@ -1,5 +1,5 @@
-import { normalize } from "../paths.ts";
-import { ExecutionException } from "../errors.ts";
+import { normalize } from "../system/paths.ts";
+import { ExecutionException } from "../system/errors.ts";
 
 const NAME_RE = /^[\/\p{L}\p{N}_.\- :]*$/u;
 

@@ -3,7 +3,7 @@
  * Real `mlflow server`s for tests, from the MLflow venvs CI installs under
  * `${MLPROJECT_TEST_MLFLOW_VENVS:-$HOME/.cache/mlproject/test-mlflow}/<version>/bin/mlflow`.
  */
-import { type ChildHandle, spawnProcess } from "../../lib/run_command.ts";
+import { type ChildHandle, spawnProcess } from "../../lib/system/run_command.ts";
 
 /** One installed MLflow. */
 export interface MlflowVenv {

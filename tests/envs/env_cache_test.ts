@@ -3,7 +3,7 @@
  * tests are fast); real venv builds are in virtualenv_test.ts.
  */
 import assert from "node:assert/strict";
-import { ExecutionException } from "../../lib/errors.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
 import {
   acquireEnvironment,
   collectGarbage,
@@ -45,8 +45,9 @@ function fakeEnvironment(
   return fake;
 }
 
-Deno.test("envCacheRoot() is MLFLOW_ENV_ROOT, else the XDG cache dir, else ~/.cache", () => {
+Deno.test("envCacheRoot() is MLFLOW_ENV_ROOT, else MLPROJECT_CACHE_DIR, else the XDG cache dir, else ~/.cache", () => {
   assert.equal(envCacheRoot({ MLFLOW_ENV_ROOT: "/r/", HOME: "/h" }), "/r");
+  assert.equal(envCacheRoot({ MLPROJECT_CACHE_DIR: "/c", XDG_CACHE_HOME: "/x" }), "/c/envs");
   assert.equal(envCacheRoot({ XDG_CACHE_HOME: "/x", HOME: "/h" }), "/x/mlproject/envs");
   assert.equal(envCacheRoot({ HOME: "/h" }), "/h/.cache/mlproject/envs");
 });

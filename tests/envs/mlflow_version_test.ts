@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { detectMlflow } from "../../lib/envs/mlflow_version.ts";
 import { findLocalPython } from "../../lib/envs/python_site.ts";
-import { runCommand } from "../../lib/run_command.ts";
+import { runCommand } from "../../lib/system/run_command.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
 import { testMlflowVenvs } from "../_helpers/mlflow_venvs.ts";
 import { distInfo, fakeInstall, fakePyenvRoot, fakeVenv } from "./_python_trees.ts";

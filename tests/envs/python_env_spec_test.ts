@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { ExecutionException } from "../../lib/errors.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
 import {
   pythonEnvFromCondaYaml,
   readPythonEnvSpec,
   resolveRequirements,
 } from "../../lib/envs/python_env_spec.ts";
-import { loadProject } from "../../lib/project_spec.ts";
+import { loadProject } from "../../lib/project/project_spec.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
 
 const MAIN = "entry_points:\n  main:\n    command: echo hi\n";

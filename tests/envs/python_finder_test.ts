@@ -5,7 +5,7 @@
  * (neither may install anything offline); the Pythons they "install" are symlinks to python3.
  */
 import assert from "node:assert/strict";
-import { ExecutionException } from "../../lib/errors.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
 import { findPython, listManagedPythons } from "../../lib/envs/python_finder.ts";
 import { tempDir } from "../_helpers/cli.ts";
 import { hostPython } from "../_helpers/components.ts";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { findLocalPython, pythonSitePath, resolvePyenvShim } from "../../lib/envs/python_site.ts";
-import { runCommand } from "../../lib/run_command.ts";
+import { runCommand } from "../../lib/system/run_command.ts";
 import { tempDir } from "../_helpers/cli.ts";
 import { fakeInstall, fakePyenvRoot, fakeVenv, writeExecutable } from "./_python_trees.ts";
 

@@ -3,9 +3,9 @@
  * from a local store's artifact directory, and the errors for what cannot be read.
  */
 import assert from "node:assert/strict";
-import { ExecutionException } from "../../lib/errors.ts";
-import { SILENT_REPORTER } from "../../lib/output.ts";
-import type { PathDownload } from "../../lib/remote_path.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
+import { SILENT_REPORTER } from "../../lib/system/output.ts";
+import type { PathDownload } from "../../lib/run/remote_path.ts";
 import { downloadArtifactPath } from "../../lib/tracking/artifact_download.ts";
 import { SqliteStore } from "../../lib/tracking/sqlite_store.ts";
 import { cleanEnv, runCli, tempDir, writeFiles } from "../_helpers/cli.ts";

@@ -3,7 +3,7 @@
  * errors, the child's variables, and the REST store's Databricks rules.
  */
 import assert from "node:assert/strict";
-import { ExecutionException } from "../../lib/errors.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
 import {
   databricksHostCredentials,
   databricksProfileOf,

@@ -3,8 +3,8 @@
  * mapping, retries and faults, auth, TLS and mTLS, secrets kept out of messages.
  */
 import assert from "node:assert/strict";
-import { ExecutionException } from "../../lib/errors.ts";
-import type { LogLevel, Reporter } from "../../lib/output.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
+import type { LogLevel, Reporter } from "../../lib/system/output.ts";
 import { openRestStore, RestError, type RestStore } from "../../lib/tracking/rest_store.ts";
 import type { CreateRunRequest } from "../../lib/tracking/tracking_store.ts";
 import { tempDir } from "../_helpers/cli.ts";
@@ -123,6 +123,24 @@ Deno.test("RestStore needs at most 4 requests for a plain run in an existing exp
     await Deno.readTextFile(`${home.path}/.cache/mlproject/experiment_ids.json`),
   );
   assert.deepEqual(cache, { [server.url]: { counted: id } });
+});
+
+Deno.test("RestStore keeps its experiment-id cache under MLPROJECT_CACHE_DIR when that is set", async () => {
+  await using home = await tempDir();
+  await using server = await startFakeMlflowServer();
+  server.seedExperiment("cached-here");
+  const env = { HOME: home.path, MLPROJECT_CACHE_DIR: `${home.path}/own-cache` };
+  await withStore(server, env, async (store) => {
+    await store.findExperiment({ name: "cached-here" });
+  });
+  const cache = JSON.parse(
+    await Deno.readTextFile(`${home.path}/own-cache/experiment_ids.json`),
+  );
+  assert.equal(Object.keys(cache[server.url]).join(), "cached-here");
+  await assert.rejects(
+    Deno.stat(`${home.path}/.cache/mlproject/experiment_ids.json`),
+    Deno.errors.NotFound,
+  );
 });
 
 Deno.test("RestStore falls back to a lookup when a cached experiment id is stale", async () => {

@@ -14,7 +14,7 @@ import {
   schemaForVersion,
 } from "../../lib/tracking/sqlite_schema.ts";
 import { openTrackingStore } from "../../lib/tracking/tracking_uri.ts";
-import type { LogLevel, Reporter } from "../../lib/output.ts";
+import type { LogLevel, Reporter } from "../../lib/system/output.ts";
 import { cleanEnv, FIXTURES, runCli, tempDir, writeFiles } from "../_helpers/cli.ts";
 import {
   alembicVersion,

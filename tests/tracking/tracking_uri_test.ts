@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ExecutionException } from "../../lib/errors.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
 import { FileStore } from "../../lib/tracking/file_store.ts";
 import { SqliteStore } from "../../lib/tracking/sqlite_store.ts";
 import {
@@ -15,7 +15,7 @@ import {
 } from "../../lib/tracking/tracking_uri.ts";
 import { tempDir } from "../_helpers/cli.ts";
 import { detectMlflow } from "../../lib/envs/mlflow_version.ts";
-import { runCommand } from "../../lib/run_command.ts";
+import { runCommand } from "../../lib/system/run_command.ts";
 import { testMlflowVenvs } from "../_helpers/mlflow_venvs.ts";
 
 function writeExperimentMeta(mlruns: string, id: string): void {

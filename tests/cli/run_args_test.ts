@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { parseRunArgs } from "../../cli/run_args.ts";
+import { UsageError } from "../../lib/system/errors.ts";
+
+const MANAGERS = ["local", "conda", "virtualenv", "uv"];
+
+Deno.test("parseRunArgs() reads options in every spelling, flags and one URI", () => {
+  const args = parseRunArgs(
+    [
+      "proj",
+      "-e",
+      "train",
+      "-Palpha=1",
+      "--param-list=beta=x=y",
+      "-A",
+      "gpus=all",
+      "-A",
+      "privileged",
+      "--env-manager",
+      "uv",
+      "--dry-run",
+      "--json",
+    ],
+    {},
+    MANAGERS,
+  );
+  assert.ok(args !== "help");
+  assert.equal(args.uri, "proj");
+  assert.equal(args.entryPoint, "train");
+  assert.deepEqual(args.params, { alpha: "1", beta: "x=y" });
+  assert.deepEqual(args.dockerArgs, { gpus: "all", privileged: true });
+  assert.equal(args.envManager, "uv");
+  assert.equal(args.dryRun, true);
+  assert.equal(args.json, true);
+  assert.equal(args.backend, "local");
+});
+
+Deno.test("parseRunArgs() takes experiment and storage defaults from the given environment only", () => {
+  const args = parseRunArgs(["p"], { MLFLOW_EXPERIMENT_NAME: "e", MLFLOW_TMP_DIR: "/t" }, MANAGERS);
+  assert.ok(args !== "help");
+  assert.equal(args.experimentName, "e");
+  assert.equal(args.storageDir, "/t");
+  assert.equal(parseRunArgs(["p", "--help"], {}, MANAGERS), "help");
+  const after = parseRunArgs(["--", "-odd-uri"], {}, MANAGERS);
+  assert.ok(after !== "help" && after.uri === "-odd-uri");
+});
+
+Deno.test("parseRunArgs() refuses malformed command lines with usage errors", () => {
+  const cases: [string[], RegExp][] = [
+    [[], /Missing argument 'URI'/],
+    [["a", "b"], /unexpected extra argument \(b\)/],
+    [["p", "-P", "novalue"], /Invalid format for -P parameter: 'novalue'/],
+    [["p", "-P", "a=1", "-P", "a=2"], /Repeated parameter: 'a'/],
+    [["p", "--bogus"], /No such option: --bogus/],
+    [["p", "-e"], /Option '-e' requires an argument/],
+    [["p", "--env-manager", "pip"], /'pip' is not one of 'local'/],
+    [["p", "--experiment-name", "a", "--experiment-id", "1"], /Specify only one of/],
+  ];
+  for (const [argv, message] of cases) {
+    assert.throws(() => parseRunArgs(argv, {}, MANAGERS), (e: Error) => {
+      assert.ok(e instanceof UsageError, argv.join(" "));
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+});
