@@ -118,7 +118,15 @@ Deno.test("run --dry-run reports plan-stage errors as a run would, with their ex
   const kube = await runCli(["run", project, "-b", "kubernetes", "--dry-run"], { cwd: tmp.path });
   assert.equal(kube.code, 2);
   assert.match(kube.stderr, /Specify 'backend_config' when using kubernetes mode\./);
-  const badUri = await runCli(["run", project, "--env-manager", "local", "--dry-run"], {
+  const badUri = await runCli([
+    "run",
+    project,
+    "--env-manager",
+    "local",
+    "-P",
+    "data=proj/data.csv",
+    "--dry-run",
+  ], {
     cwd: tmp.path,
     env: cleanEnv({ MLFLOW_TRACKING_URI: "bogus://x" }),
   });
