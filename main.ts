@@ -5,8 +5,7 @@
  *
  * @module
  */
-import { ENV_MANAGERS } from "./lib/environment.ts";
-import { InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
+import { escapeForMessage, InterruptedError, MlprojectError, UsageError } from "./lib/errors.ts";
 import { printErr, printOut, stderrReporter } from "./lib/output.ts";
 import { VERSION } from "./lib/version.ts";
 
@@ -94,13 +93,18 @@ Options:
                                   project copied in.
   --keep-work-dir                 Keep temporary checkouts and downloads after
                                   the run (for debugging).
+  --upgrade-db                    Upgrade an existing SQLite store whose
+                                  schema the run's MLflow would refuse, with
+                                  that MLflow's \`mlflow db upgrade\` (the
+                                  file is backed up first).
   --json                          Print one JSON object with the run id,
                                   experiment id, status and tracking URI on
                                   stdout (the child's stdout goes to stderr).
   -h, --help                      Show this message and exit.
 
-Tracking URI: MLFLOW_TRACKING_URI, else ./mlruns when it holds experiments,
-else sqlite:///mlflow.db.
+Tracking URI: MLFLOW_TRACKING_URI; else, as the MLflow in the run's
+environment would choose: ./mlruns for MLflow < 3.7; otherwise ./mlruns when
+it holds experiments, else sqlite:///mlflow.db (at that MLflow's schema).
 `;
 
 /** Parsed `run` arguments. */
@@ -120,6 +124,7 @@ interface RunArgs {
   runName?: string;
   buildImage: boolean;
   keepWorkDir: boolean;
+  upgradeDb: boolean;
   json: boolean;
 }
 
@@ -147,6 +152,7 @@ const RUN_FLAGS: Record<string, string> = {
   "--build-image": "build-image",
   "--json": "json",
   "--keep-work-dir": "keep-work-dir",
+  "--upgrade-db": "upgrade-db",
   "-h": "help",
   "--help": "help",
 };
@@ -161,7 +167,11 @@ function splitPair(kind: "P" | "A", item: string, into: Record<string, string | 
   into[name] = eq === -1 ? true : item.slice(eq + 1);
 }
 
-function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "help" {
+function parseRunArgs(
+  argv: string[],
+  env: Record<string, string>,
+  envManagers: readonly string[],
+): RunArgs | "help" {
   const values = new Map<string, string[]>();
   const flags = new Set<string>();
   const positional: string[] = [];
@@ -215,10 +225,10 @@ function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "h
     throw new UsageError("Specify only one of 'experiment-name' or 'experiment-id' options.");
   }
   const envManager = last("env-manager");
-  if (envManager !== undefined && !(ENV_MANAGERS as readonly string[]).includes(envManager)) {
+  if (envManager !== undefined && !envManagers.includes(envManager)) {
     throw new UsageError(
       `Invalid value for '--env-manager': '${envManager}' is not one of ${
-        ENV_MANAGERS.map((m) => `'${m}'`).join(", ")
+        envManagers.map((m) => `'${m}'`).join(", ")
       }.`,
     );
   }
@@ -240,12 +250,14 @@ function parseRunArgs(argv: string[], env: Record<string, string>): RunArgs | "h
     ...optional("runName", last("run-name")),
     buildImage: flags.has("build-image"),
     keepWorkDir: flags.has("keep-work-dir"),
+    upgradeDb: flags.has("upgrade-db"),
     json: flags.has("json"),
   } as RunArgs;
 }
 
 async function runCommand(argv: string[], env: Record<string, string>): Promise<number> {
-  const args = parseRunArgs(argv, env);
+  const { ENV_MANAGERS } = await import("./lib/environment.ts");
+  const args = parseRunArgs(argv, env, ENV_MANAGERS);
   if (args === "help") {
     printOut(RUN_HELP.trimEnd());
     return 0;
@@ -260,21 +272,30 @@ async function runCommand(argv: string[], env: Record<string, string>): Promise<
   }
   const { run, waitForRun } = await import("./lib/run.ts");
   const reporter = stderrReporter();
-  // SIGINT/SIGTERM stop a fetch or environment build in progress, and cancel a launched run
-  // (its whole process group, recorded KILLED).
+  // From here on, SIGINT/SIGTERM stop a fetch or environment build in progress, and cancel a
+  // launched run (its whole process group, recorded KILLED); another signal stops the recording
+  // of the run's end if that is still being retried.
   const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  let submitted: { cancel(): Promise<void> } | undefined;
+  onInterrupt = () => {
+    if (!interrupt.signal.aborted) interrupt.abort();
+    else void submitted?.cancel();
+  };
   try {
-    return await runAndReport(args, env, { run, waitForRun, reporter, signal: interrupt.signal });
+    return await runAndReport(args, env, {
+      run,
+      waitForRun,
+      reporter,
+      signal: interrupt.signal,
+      onSubmitted: (handle) => submitted = handle,
+    });
   } catch (e) {
     if (interrupt.signal.aborted && !(e instanceof MlprojectError && e.exitCode === 130)) {
       throw new InterruptedError("Interrupted before the run started");
     }
     throw e;
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    onInterrupt = undefined;
   }
 }
 
@@ -286,6 +307,7 @@ async function runAndReport(
     waitForRun: typeof import("./lib/run.ts").waitForRun;
     reporter: ReturnType<typeof stderrReporter>;
     signal: AbortSignal;
+    onSubmitted: (handle: { cancel(): Promise<void> }) => void;
   },
 ): Promise<number> {
   const { run, waitForRun, reporter } = deps;
@@ -304,12 +326,14 @@ async function runAndReport(
     ...(args.runName !== undefined ? { runName: args.runName } : {}),
     buildImage: args.buildImage,
     keepWorkDir: args.keepWorkDir,
+    upgradeDb: args.upgradeDb,
     synchronous: false,
     env,
     reporter,
     stdout: args.json ? "stderr" : "inherit",
     signal: deps.signal,
   });
+  deps.onSubmitted(submitted);
   let code = 0;
   try {
     await waitForRun(submitted, { reporter });
@@ -329,6 +353,9 @@ async function runAndReport(
         ...(submitted.environment.key !== undefined ? { env_key: submitted.environment.key } : {}),
         ...(submitted.environment.cacheHit !== undefined
           ? { env_cache_hit: submitted.environment.cacheHit }
+          : {}),
+        ...(submitted.environment.mlflowVersion !== undefined
+          ? { mlflow_version: submitted.environment.mlflowVersion }
           : {}),
       }),
     }));
@@ -390,8 +417,27 @@ async function envCommand(argv: string[], env: Record<string, string>): Promise<
 }
 
 function reportError(e: MlprojectError): void {
-  if (e instanceof UsageError) printErr(`Error: ${e.message}`);
-  else stderrReporter().log("ERROR", `=== ${e.message} ===`);
+  // One line whatever a file name, key or value in the message holds.
+  const message = escapeForMessage(e.message);
+  if (e instanceof UsageError) printErr(`Error: ${message}`);
+  else stderrReporter().log("ERROR", `=== ${message} ===`);
+}
+
+/**
+ * Deno drops one trailing `\r` from each argument; on Linux the kernel's copy of the command line
+ * still has it. An argument is taken from there only when it is exactly Deno's plus that `\r`.
+ */
+function withTrailingCr(args: string[]): string[] {
+  let raw: string[];
+  try {
+    raw = new TextDecoder().decode(Deno.readFileSync("/proc/self/cmdline")).split("\0");
+  } catch {
+    return args;
+  }
+  raw.pop(); // the text ends with a NUL
+  if (raw.length < args.length) return args;
+  const tail = raw.slice(raw.length - args.length);
+  return args.map((arg, i) => (tail[i] === `${arg}\r` ? tail[i]! : arg));
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -428,10 +474,27 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(`No such command '${command}'.`);
 }
 
+/**
+ * What SIGINT/SIGTERM do once `run` has started its work; before that (and for the other
+ * commands) a signal ends the process at once with exit code 130, as nothing is recorded yet.
+ */
+let onInterrupt: (() => void) | undefined;
+
+/** Installs the SIGINT/SIGTERM handler, first thing, so no signal meets the default handler. */
+function installSignalHandler(): void {
+  const handler = () => {
+    if (onInterrupt !== undefined) return onInterrupt();
+    reportError(new InterruptedError("Interrupted"));
+    Deno.exit(130);
+  };
+  for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, handler);
+}
+
 if (import.meta.main) {
+  installSignalHandler();
   let code: number;
   try {
-    code = await main(Deno.args);
+    code = await main(withTrailingCr(Deno.args));
   } catch (e) {
     if (e instanceof MlprojectError) {
       reportError(e);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Backend, LaunchRequest } from "../lib/backend.ts";
-import { ExecutionException } from "../lib/errors.ts";
+import { ExecutionException, InterruptedError, type MlprojectError } from "../lib/errors.ts";
 import { type ChildHandle, spawnProcess } from "../lib/run_command.ts";
 import type { RunEnvironment, SubmittedRun } from "../lib/submitted_run.ts";
 import type { RunStatus } from "../lib/tracking/tracking_store.ts";
@@ -20,7 +20,7 @@ export class LocalSubmittedRun implements SubmittedRun {
   readonly pid: number;
   readonly #child: ChildHandle;
   readonly #request: LaunchRequest;
-  readonly #done: Promise<{ status: RunStatus; success: boolean }>;
+  readonly #done: Promise<{ status: RunStatus; success: boolean; error?: MlprojectError }>;
   #final: RunStatus | undefined;
   #cancelled = false;
   #exited = false;
@@ -48,33 +48,45 @@ export class LocalSubmittedRun implements SubmittedRun {
     this.#done = this.#finish();
   }
 
-  async #finish(): Promise<{ status: RunStatus; success: boolean }> {
+  async #finish(): Promise<{ status: RunStatus; success: boolean; error?: MlprojectError }> {
     const result = await this.#child.status;
     // On cancel, wait until the whole process group is gone, not just its leader.
     if (this.#terminating !== undefined) await this.#terminating;
     this.#exited = true;
-    const { store, runId, reporter } = this.#request;
+    const { store, runId } = this.#request;
     let status: RunStatus = this.#cancelled ? "KILLED" : result.success ? "FINISHED" : "FAILED";
     const record = { signal: this.#stopRecording.signal };
+    let error: MlprojectError | undefined;
     try {
       if (this.#cancelled) await store.updateRun(runId, status, Date.now(), record);
       else status = await store.endRun(runId, status, Date.now(), record);
     } catch (e) {
-      reporter.log(
-        "ERROR",
-        `=== Could not record status ${status} of run '${runId}': ${
-          e instanceof Error ? e.message : e
-        } ===`,
-      );
+      // The run ended but the store does not say so: not a success, whatever the exit code.
+      error = this.#stopRecording.signal.aborted || this.#cancelled
+        ? new InterruptedError(
+          `Interrupted: status ${status} of run '${runId}' was not recorded; the tracking store may still show it RUNNING`,
+        )
+        : new ExecutionException(
+          `Could not record status ${status} of run '${runId}': ${
+            e instanceof Error ? e.message : e
+          }`,
+        );
     } finally {
       store.close();
     }
     this.#final = status;
-    return { status, success: result.success && status === "FINISHED" };
+    return {
+      status,
+      success: result.success && status === "FINISHED" && error === undefined,
+      ...(error !== undefined ? { error } : {}),
+    };
   }
 
+  /** Resolves when the run ended; rejects when its end could not be recorded. */
   async wait(): Promise<boolean> {
-    return (await this.#done).success;
+    const done = await this.#done;
+    if (done.error !== undefined) throw done.error;
+    return done.success;
   }
 
   getStatus(): Promise<RunStatus> {

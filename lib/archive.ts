@@ -9,6 +9,8 @@
  * @module
  */
 import { ExecutionException } from "./errors.ts";
+import { createGunzip, createInflateRaw } from "node:zlib";
+import { pipeline, Readable } from "node:stream";
 import { join, normalize } from "./paths.ts";
 export { archiveKind } from "./archive_kind.ts";
 
@@ -38,8 +40,50 @@ interface Extractor {
   symlinks: Map<string, string>;
 }
 
+/**
+ * An entry name as it appears in a message: one line (control characters escaped), and long
+ * names shortened around an ellipsis.
+ */
+function showName(name: string): string {
+  const oneLine = name.replace(
+    // deno-lint-ignore no-control-regex
+    /[\x00-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+  return oneLine.length <= 200 ? oneLine : `${oneLine.slice(0, 100)}…${oneLine.slice(-60)}`;
+}
+
 function refuse(x: Extractor, entry: string, why: string): never {
-  throw new ExecutionException(`Archive ${x.name} has an unsafe entry '${entry}': ${why}`);
+  throw new ExecutionException(
+    `Archive ${x.name} has an unsafe entry '${showName(entry)}': ${why}`,
+  );
+}
+
+/** Longest file name (one path component) Linux and macOS file systems take, in bytes. */
+const NAME_MAX = 255;
+/** Longest path the kernel takes, in bytes. */
+const PATH_MAX = 4095;
+const encoder = new TextEncoder();
+
+function checkNameLengths(x: Extractor, raw: string, rel: string): void {
+  for (const part of rel.split("/")) {
+    const bytes = encoder.encode(part).length;
+    if (bytes > NAME_MAX) {
+      throw new ExecutionException(
+        `Archive ${x.name} has an entry '${
+          showName(raw)
+        }' whose name has a component of ${bytes} bytes; file names are limited to ${NAME_MAX} bytes`,
+      );
+    }
+  }
+  const total = encoder.encode(join(x.root, rel)).length;
+  if (total > PATH_MAX) {
+    throw new ExecutionException(
+      `Archive ${x.name} has an entry '${
+        showName(raw)
+      }' whose path would be ${total} bytes long once unpacked; paths are limited to ${PATH_MAX} bytes`,
+    );
+  }
 }
 
 /** The normalized relative path of an entry, or `undefined` for the root itself. */
@@ -50,7 +94,9 @@ function entryPath(x: Extractor, raw: string): string | undefined {
   if (norm === ".." || norm.startsWith("../")) {
     refuse(x, raw, "it would be written outside the target directory");
   }
-  return norm === "." ? undefined : norm;
+  if (norm === ".") return undefined;
+  checkNameLengths(x, raw, norm);
+  return norm;
 }
 
 function countEntry(x: Extractor, size: number, raw: string): void {
@@ -103,11 +149,37 @@ function checkLinkTarget(x: Extractor, rel: string, target: string, raw: string)
   }
 }
 
-async function addEntry(
+interface EntryInfo {
+  size: number;
+  mode?: number;
+  link?: string;
+  data?: () => AsyncIterable<Uint8Array>;
+}
+
+/** A file-system error while unpacking, as a one-line error naming the entry. */
+function entryFailed(x: Extractor, raw: string, e: unknown): unknown {
+  if (e instanceof ExecutionException || e instanceof RangeError || e instanceof TypeError) {
+    return e;
+  }
+  const detail = e instanceof Error ? e.message : String(e);
+  return new ExecutionException(
+    `Archive ${x.name}: cannot unpack entry '${showName(raw)}': ${detail.split("\n")[0]}`,
+  );
+}
+
+async function addEntry(x: Extractor, raw: string, kind: EntryKind, info: EntryInfo) {
+  try {
+    await addEntryUnchecked(x, raw, kind, info);
+  } catch (e) {
+    throw entryFailed(x, raw, e);
+  }
+}
+
+async function addEntryUnchecked(
   x: Extractor,
   raw: string,
   kind: EntryKind,
-  info: { size: number; mode?: number; link?: string; data?: () => ReadableStream<Uint8Array> },
+  info: EntryInfo,
 ): Promise<void> {
   const rel = entryPath(x, raw);
   countEntry(x, kind === "file" ? info.size : 0, raw);
@@ -145,26 +217,68 @@ async function addEntry(
     return;
   }
   const file = await Deno.open(path, { write: true, create: true, truncate: true });
-  let written = 0;
   try {
-    const stream = info.data?.();
-    if (stream !== undefined) {
-      for await (const chunk of stream) {
-        written += chunk.length;
-        if (written > info.size) {
-          throw new ExecutionException(
-            `Archive ${x.name} is corrupt: '${raw}' is larger than its declared size ${info.size}`,
-          );
-        }
-        let off = 0;
-        while (off < chunk.length) off += await file.write(chunk.subarray(off));
-      }
+    const data = info.data?.();
+    const written = data === undefined ? 0 : await writeEntry(x, raw, data, file, info.size);
+    if (written !== info.size) {
+      throw new ExecutionException(
+        `Archive ${x.name} is corrupt: '${raw}' holds ${written} bytes, less than its declared size ${info.size}`,
+      );
     }
   } finally {
     file.close();
   }
   if (info.mode !== undefined && (info.mode & 0o111) !== 0) await Deno.chmod(path, 0o755);
   x.files.add(rel);
+}
+
+/** Bytes collected before each write: few large writes instead of many small ones. */
+const WRITE_BUFFER_BYTES = 1 << 20;
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await file.write(bytes.subarray(off));
+}
+
+/**
+ * Streams an entry's bytes to `file`, checking the declared size on every chunk, so a lying
+ * header is caught after at most one chunk and memory never holds more than a chunk or two.
+ */
+async function writeEntry(
+  x: Extractor,
+  raw: string,
+  data: AsyncIterable<Uint8Array>,
+  file: Deno.FsFile,
+  size: number,
+): Promise<number> {
+  const buffer = new Uint8Array(Math.min(WRITE_BUFFER_BYTES, Math.max(size, 1)));
+  let filled = 0;
+  let written = 0;
+  for await (const chunk of data) {
+    written += chunk.length;
+    if (written > size) {
+      throw new ExecutionException(
+        `Archive ${x.name} is corrupt: '${raw}' is larger than its declared size ${size}`,
+      );
+    }
+    if (filled === 0 && chunk.length >= buffer.length) {
+      await writeAll(file, chunk);
+      continue;
+    }
+    let at = 0;
+    while (at < chunk.length) {
+      const n = Math.min(buffer.length - filled, chunk.length - at);
+      buffer.set(chunk.subarray(at, at + n), filled);
+      filled += n;
+      at += n;
+      if (filled === buffer.length) {
+        await writeAll(file, buffer);
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) await writeAll(file, buffer.subarray(0, filled));
+  return written;
 }
 
 async function finish(x: Extractor): Promise<void> {
@@ -176,12 +290,56 @@ async function finish(x: Extractor): Promise<void> {
     } catch (e) {
       if (e instanceof ExecutionException) throw e;
     }
-    await Deno.symlink(target, path);
+    try {
+      await Deno.symlink(target, path);
+    } catch (e) {
+      throw entryFailed(x, rel, e);
+    }
   }
 }
 
-function inflate(format: CompressionFormat): ReadableWritablePair<Uint8Array, Uint8Array> {
-  return new DecompressionStream(format) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
+/** Size of the decompressor's output chunks. */
+const INFLATE_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Decompresses a stream with `node:zlib`, whose output comes in small chunks allocated on the
+ * JavaScript heap and respects backpressure. (Deno's `DecompressionStream` inflates each input
+ * chunk into one output chunk outside the heap's accounting: deflated zeros grow ~1000-fold, so a
+ * 1 MiB read became a 1 GiB chunk, and their garbage was collected too late.)
+ */
+async function* inflate(
+  source: AsyncIterable<Uint8Array>,
+  format: "gzip" | "deflate-raw",
+): AsyncGenerator<Uint8Array> {
+  const options = { chunkSize: INFLATE_CHUNK_BYTES };
+  const inflater = format === "gzip" ? createGunzip(options) : createInflateRaw(options);
+  const output = pipeline(Readable.from(source, { objectMode: false }), inflater, () => {});
+  try {
+    for await (const chunk of output as AsyncIterable<Uint8Array>) yield chunk;
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("Z_")) {
+      throw new RangeError(`corrupt compressed data (${e instanceof Error ? e.message : e})`);
+    }
+    throw e;
+  } finally {
+    inflater.destroy();
+  }
+}
+
+/** All bytes of a short stream (a symlink target), refusing more than `limit`. */
+async function collect(data: AsyncIterable<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of data) {
+    length += chunk.length;
+    if (length > limit) throw new RangeError(`more than ${limit} bytes where at most ${limit} fit`);
+    parts.push(chunk);
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) (out.set(part, at), at += part.length);
+  return out;
 }
 
 // --- zip ---------------------------------------------------------------------------------------
@@ -198,20 +356,27 @@ async function readAt(file: Deno.FsFile, offset: number, length: number): Promis
   return buf;
 }
 
-function rangeStream(
+/** Bytes read from a file per read call. */
+const READ_CHUNK_BYTES = 1 << 20;
+
+/** `length` bytes of `file` from `offset` (to the end of the file for `Infinity`). */
+async function* fileRange(
   file: Deno.FsFile,
   offset: number,
   length: number,
-): ReadableStream<Uint8Array> {
+): AsyncGenerator<Uint8Array> {
   let pos = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (pos >= length) return controller.close();
-      const chunk = await readAt(file, offset + pos, Math.min(1 << 20, length - pos));
-      pos += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
+  while (pos < length) {
+    const buf = new Uint8Array(Math.min(READ_CHUNK_BYTES, length - pos));
+    await file.seek(offset + pos, Deno.SeekMode.Start);
+    const n = await file.read(buf);
+    if (n === null) {
+      if (length === Infinity) return;
+      throw new RangeError("unexpected end of file");
+    }
+    pos += n;
+    yield buf.subarray(0, n);
+  }
 }
 
 interface ZipEntry {
@@ -335,13 +500,13 @@ async function extractZip(x: Extractor, path: string): Promise<void> {
       }
       const dataStart = entry.offset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
       const data = () => {
-        const raw = rangeStream(file, dataStart, entry.compressedSize);
-        return entry.method === 8 ? raw.pipeThrough(inflate("deflate-raw")) : raw;
+        const raw = fileRange(file, dataStart, entry.compressedSize);
+        return entry.method === 8 ? inflate(raw, "deflate-raw") : raw;
       };
       const type = (entry.unixMode ?? 0) & 0o170000;
       if (type === 0o120000) {
         if (entry.size > 4096) refuse(x, entry.name, "symlink target too long");
-        const target = new TextDecoder().decode(await new Response(data()).arrayBuffer());
+        const target = new TextDecoder().decode(await collect(data(), 4096));
         await addEntry(x, entry.name, "symlink", { size: 0, link: target });
       } else if (entry.name.endsWith("/") || type === 0o040000) {
         await addEntry(x, entry.name, "dir", { size: 0 });
@@ -366,15 +531,19 @@ async function extractZip(x: Extractor, path: string): Promise<void> {
 // --- tar ---------------------------------------------------------------------------------------
 
 class ByteReader {
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #buf = new Uint8Array(0);
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.#reader = stream.getReader();
+  #reader: AsyncIterator<Uint8Array>;
+  #buf: Uint8Array = new Uint8Array(0);
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.#reader = source[Symbol.asyncIterator]();
   }
   async #fill(n: number): Promise<boolean> {
     while (this.#buf.length < n) {
-      const { value, done } = await this.#reader.read();
+      const { value, done } = await this.#reader.next();
       if (done) return false;
+      if (this.#buf.length === 0) {
+        this.#buf = value;
+        continue;
+      }
       const next = new Uint8Array(this.#buf.length + value.length);
       next.set(this.#buf);
       next.set(value, this.#buf.length);
@@ -400,13 +569,13 @@ class ByteReader {
         throw new RangeError("unexpected end of archive");
       }
       const take = Math.min(left, this.#buf.length);
-      yield this.#buf.slice(0, take);
+      yield this.#buf.subarray(0, take);
       this.#buf = this.#buf.subarray(take);
       left -= take;
     }
   }
-  cancel(): Promise<void> {
-    return this.#reader.cancel().catch(() => {});
+  async cancel(): Promise<void> {
+    await this.#reader.return?.().catch(() => {});
   }
 }
 
@@ -446,15 +615,14 @@ async function extractTar(x: Extractor, path: string): Promise<void> {
   const magic = await readAt(file, 0, Math.min(6, (await file.stat()).size)).catch(() =>
     new Uint8Array()
   );
-  await file.seek(0, Deno.SeekMode.Start);
-  let stream: ReadableStream<Uint8Array> = file.readable;
-  if (magic[0] === 0x1f && magic[1] === 0x8b) {
-    stream = stream.pipeThrough(inflate("gzip"));
-  } else if (magic[0] === 0x42 && magic[1] === 0x5a && magic[2] === 0x68) {
-    await file.readable.cancel().catch(() => {});
+  if (magic[0] === 0x42 && magic[1] === 0x5a && magic[2] === 0x68) {
+    file.close();
     throw new ExecutionException(`Archive ${x.name} is bzip2-compressed; use .tar.gz or .zip`);
   }
-  const reader = new ByteReader(stream);
+  const raw = fileRange(file, 0, Infinity);
+  const reader = new ByteReader(
+    magic[0] === 0x1f && magic[1] === 0x8b ? inflate(raw, "gzip") : raw,
+  );
   try {
     let pax = new Map<string, string>();
     let longName: string | undefined;
@@ -507,7 +675,7 @@ async function extractTar(x: Extractor, path: string): Promise<void> {
         await addEntry(x, name, "file", {
           size,
           mode,
-          data: () => ReadableStream.from(chunks),
+          data: () => chunks,
         });
         for await (const _ of chunks) { /* drain what was not read */ }
         for await (const _ of reader.chunks(padded - size)) { /* padding */ }
@@ -526,9 +694,7 @@ async function extractTar(x: Extractor, path: string): Promise<void> {
     throw e;
   } finally {
     await reader.cancel();
-    try {
-      file.close();
-    } catch { /* closed by the stream */ }
+    file.close();
   }
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
+import { readUserFileSync, type UserFileError } from "./user_file.ts";
 
 /**
  * Parses dotenv text: `KEY=value`, optional `export `, `#` comments, single quotes (literal),
@@ -39,7 +40,8 @@ export function parseDotenv(text: string): Map<string, string> {
  * @param path The file.
  * @param env The environment to fill (mutated).
  * @returns The names that were set.
- * @throws {UsageError} When the file does not exist.
+ * @throws {UsageError} When the file does not exist, is not a regular file, is over 10 MiB or
+ *   not UTF-8.
  *
  * @example
  * ```ts ignore
@@ -51,9 +53,12 @@ export function parseDotenv(text: string): Map<string, string> {
 export function loadDotenv(path: string, env: Record<string, string>): string[] {
   let text: string;
   try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    throw new UsageError(`Environment file '${path}' does not exist.`);
+    text = readUserFileSync(path, { label: "environment file", usage: true });
+  } catch (e) {
+    if ((e as UserFileError).reason === "no such file") {
+      throw new UsageError(`Environment file '${path}' does not exist.`);
+    }
+    throw e;
   }
   const set: string[] = [];
   for (const [key, value] of parseDotenv(text)) {

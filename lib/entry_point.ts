@@ -5,8 +5,15 @@
  * @module
  */
 import { fileUrlToPath, isAbsolute, resolve } from "./paths.ts";
-import { ExecutionException } from "./errors.ts";
+import { escapeForMessage, ExecutionException } from "./errors.ts";
 import { shellQuote } from "./shell_quote.ts";
+
+/**
+ * Longest entry point command, in UTF-8 bytes (126 KiB): the command reaches `bash -c` as one
+ * argument, and Linux refuses an argument over 128 KiB (`MAX_ARG_STRLEN`, E2BIG); 2 KiB are left
+ * for an environment's activation prefix.
+ */
+export const COMMAND_MAX_BYTES = 126 * 1024;
 
 /** A declared parameter. */
 export interface ParameterSpec {
@@ -226,6 +233,16 @@ export class EntryPoint {
     for (const [k, v] of values.declared) quoted.set(k, shellQuote(v));
     let command = formatCommand(this.command, quoted, this);
     for (const [k, v] of values.extra) command += ` --${shellQuote(k)} ${shellQuote(v)}`;
+    const size = new TextEncoder().encode(command).length;
+    if (size > COMMAND_MAX_BYTES) {
+      throw new ExecutionException(
+        `The command of entry point '${
+          escapeForMessage(this.name)
+        }' is ${size} bytes with its parameters, over the ${
+          COMMAND_MAX_BYTES / 1024
+        } KiB limit (Linux refuses a longer argument to bash -c)`,
+      );
+    }
     return command;
   }
 }
@@ -233,7 +250,9 @@ export class EntryPoint {
 function formatCommand(template: string, values: Map<string, string>, ep: EntryPoint): string {
   const fail = (detail: string) =>
     new ExecutionException(
-      `Invalid MLproject file '${ep.file}': command of entry point '${ep.name}' ${detail}`,
+      `Invalid MLproject file '${escapeForMessage(ep.file)}': command of entry point '${
+        escapeForMessage(ep.name)
+      }' ${escapeForMessage(detail)}`,
     );
   let out = "";
   let i = 0;

@@ -81,6 +81,12 @@ export interface PreparedEnvironment {
   readonly key?: string;
   /** Whether a cached environment was reused. */
   readonly cacheHit?: boolean;
+  /**
+   * The Python interpreter the entry point runs: the env's `bin/python` (virtualenv, uv, conda),
+   * or for `local` the first `python`/`python3` on `PATH` (possibly a pyenv shim); `undefined`
+   * when there is none (or for docker).
+   */
+  readonly python?: string;
   /** Turns the entry point's command into the command that runs inside the environment. */
   wrapCommand(command: string): string;
 }
@@ -130,8 +136,19 @@ export async function prepareEnvironment(
   // As `source bin/activate`: a PYTHONHOME of another Python breaks probes, builds and the venv.
   const { PYTHONHOME: _pythonHome, ...env } = options.env;
   const signal = options.signal !== undefined ? { signal: options.signal } : {};
-  if (kind === "local" || kind === "docker") {
+  if (kind === "docker") {
     return { kind, tag: undefined, env: {}, wrapCommand: (command: string) => command };
+  }
+  if (kind === "local") {
+    const { findLocalPython } = await import("./envs/python_site.ts");
+    const python = findLocalPython(options.env);
+    return {
+      kind,
+      tag: undefined,
+      env: {},
+      ...(python !== undefined ? { python } : {}),
+      wrapCommand: (command: string) => command,
+    };
   }
   if (kind === "conda") {
     const { prepareConda } = await import("./envs/conda.ts");
@@ -142,6 +159,7 @@ export async function prepareEnvironment(
       env: {},
       key: conda.name,
       cacheHit: conda.existed,
+      ...(conda.prefix !== undefined ? { python: `${conda.prefix}/bin/python` } : {}),
       wrapCommand: (command: string) => `${conda.activation} && ${command}`,
     };
   }
@@ -188,6 +206,7 @@ export async function prepareEnvironment(
     env: environment.activate(acquired.dir, env),
     key: acquired.key,
     cacheHit: acquired.cacheHit,
+    python: `${acquired.dir}/bin/python`,
     wrapCommand: unsetPythonHome(options.env),
   };
 }

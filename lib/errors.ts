@@ -79,3 +79,26 @@ export class InterruptedError extends MlprojectError {
     this.name = "InterruptedError";
   }
 }
+
+/**
+ * Escapes line breaks and other control characters so a file name, key or value embedded in an
+ * error message keeps it on one line (`a\nb` is shown as `a\nb`, not two lines).
+ *
+ * @param text Any text.
+ * @returns The text with control characters written as escapes.
+ *
+ * @example
+ * ```ts
+ * import { escapeForMessage } from "./errors.ts";
+ * console.assert(escapeForMessage("a\nb") === "a\\nb");
+ * ```
+ */
+export function escapeForMessage(text: string): string {
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  });
+}

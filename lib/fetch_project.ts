@@ -10,7 +10,7 @@
 import { fileUrlToPath, isAbsolute, join, normalize, relative, resolve } from "./paths.ts";
 import { archiveKind } from "./archive_kind.ts";
 import { ExecutionException } from "./errors.ts";
-import { isDirectory, isFile } from "./file_checks.ts";
+import { isDirectory, isFile, pathProblem } from "./file_checks.ts";
 import { isLocalBranch, localSourceName, readGitInfo } from "./git_info.ts";
 import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import { runCommand } from "./run_command.ts";
@@ -196,6 +196,10 @@ export async function fetchProject(
     if (GIT_URI_RE.test(base)) {
       return await fetchRemoteGit(base, { ...options, uri, base, subdirectory });
     }
+    const problem = localDir === undefined ? undefined : pathProblem(localDir);
+    if (problem !== undefined) {
+      throw new ExecutionException(`Cannot use project directory '${base}': ${problem}`);
+    }
     throw new ExecutionException(`No such project directory or git repository: '${base}'`);
   }
   let root = localDir;
@@ -242,7 +246,10 @@ function isBareRepository(dir: string): boolean {
 function resolveWorkDir(root: string, subdirectory: string, base: string): string {
   const workDir = resolve(root, subdirectory);
   if (!isDirectory(workDir)) {
-    throw new ExecutionException(`Could not find subdirectory ${subdirectory} of ${base}`);
+    const problem = pathProblem(workDir);
+    throw new ExecutionException(
+      `Could not find subdirectory ${subdirectory} of ${base}${problem ? `: ${problem}` : ""}`,
+    );
   }
   if (subdirectory !== "") {
     const realRoot = Deno.realPathSync(root);
@@ -379,7 +386,8 @@ async function describeLocalSource(
   // MLflow fetches a version of a repository without remotes through a remote it names after
   // the URI, so that URI becomes the repo URL.
   const repoUrl = origin?.repoUrl ?? (version && origin ? givenUri : git?.repoUrl);
-  if (repoUrl) source.repoUrl = repoUrl;
+  // MLflow records the remote as configured, token included; secrets never go into tags here.
+  if (repoUrl) source.repoUrl = stripCredentials(repoUrl);
   if (version && origin && await isLocalBranch(localDir, version)) source.branch = version;
   return source;
 }

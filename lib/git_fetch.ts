@@ -10,7 +10,7 @@ import { git } from "./_git_command.ts";
 import { checkoutCommit, resolveVersion, UnknownVersionError, withMirror } from "./git_cache.ts";
 import { type Reporter, SILENT_REPORTER } from "./output.ts";
 import { isAbsolute, join, normalize } from "./paths.ts";
-import { stripCredentials } from "./url_credentials.ts";
+import { splitCredentials, stripCredentials } from "./url_credentials.ts";
 
 /** Options of {@linkcode fetchGitRepo}. */
 export interface GitFetchOptions {
@@ -65,6 +65,12 @@ export async function fetchGitRepo(
   const display = stripCredentials(options.displayUri ?? url);
   const progress = Deno.stderr.isTerminal();
   const cacheOptions = { env: options.env, signal: options.signal, progress };
+  if (splitCredentials(url).droppedPassword) {
+    reporter.log(
+      "WARNING",
+      `The password in the URL of ${display} is not used: ssh authenticates with keys or its agent`,
+    );
+  }
   let dir: string | undefined;
   try {
     const resolved = await withMirror(url, async (mirror) => {

@@ -7,6 +7,10 @@
  */
 import { dirname, isAbsolute, join, relative, resolve } from "./paths.ts";
 import { runCommand } from "./run_command.ts";
+import { readUserFileSync } from "./user_file.ts";
+
+// packed-refs of a large repository can be big; anything larger is not read.
+const GIT_FILE_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Git facts of a directory. */
 export interface GitInfo {
@@ -26,7 +30,7 @@ interface GitDirs {
 
 function readText(path: string): string | undefined {
   try {
-    return Deno.readTextFileSync(path);
+    return readUserFileSync(path, { maxBytes: GIT_FILE_MAX_BYTES });
   } catch {
     return undefined;
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { sleep } from "./sleep.ts";
+import { readUserFileSync, type UserFileError } from "./user_file.ts";
 
 /** Options of {@linkcode httpRequest}. */
 export interface HttpRequestOptions {
@@ -15,7 +16,10 @@ export interface HttpRequestOptions {
   headers?: Record<string, string>;
   /** Request body. */
   body?: BodyInit | null;
-  /** Per-attempt timeout in milliseconds (default 120 000, MLflow's `MLFLOW_HTTP_REQUEST_TIMEOUT`). */
+  /**
+   * Timeout in milliseconds for the response headers, and for each wait for body bytes (default
+   * 120 000, MLflow's `MLFLOW_HTTP_REQUEST_TIMEOUT`); a body that keeps flowing is never cut off.
+   */
   timeoutMs?: number;
   /** Retries after the first attempt (default 7, MLflow's `MLFLOW_HTTP_REQUEST_MAX_RETRIES`). */
   maxRetries?: number;
@@ -29,7 +33,10 @@ export interface HttpRequestOptions {
   signal?: AbortSignal;
   /** Statuses that are retried (default 408, 429, 500, 502, 503, 504). */
   retryStatuses?: readonly number[];
-  /** Called before each retry (for progress output). */
+  /**
+   * Called when a retry is decided, before waiting for it (for a warning line): the retry's
+   * number (1 for the first), the reason, and the wait before it in milliseconds.
+   */
   onRetry?: (attempt: number, reason: string, delayMs: number) => void;
 }
 
@@ -77,11 +84,67 @@ function retryAfterMs(response: Response): number | undefined {
 }
 
 /**
+ * Failures that the same request cannot get past by trying again: a host name that does not
+ * resolve, a port fetch refuses to use (`Requests to port 1 are blocked`), an invalid URL or
+ * scheme, a certificate that is not trusted or not valid for the host.
+ */
+const PERMANENT_ERROR_RE =
+  /dns error|failed to lookup address|Requests to port \d+ are blocked|Invalid URL|scheme '[^']*' not supported|certificate/i;
+
+/** Statuses whose responses have no body (`new Response` refuses one for them). */
+const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
+
+/**
+ * The response with a body that fails once no byte arrives for `ms` while it is being read
+ * (MLflow's timeout is per socket read too): a body still flowing is never cut off, and time the
+ * caller spends between reads does not count.
+ */
+function withIdleTimeout(
+  response: Response,
+  controller: AbortController,
+  ms: number,
+  url: string,
+): Response {
+  if (response.body === null || NULL_BODY_STATUSES.includes(response.status)) return response;
+  const reader = response.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(stream) {
+      timer = setTimeout(() => {
+        controller.abort(
+          new HttpRequestError(url, `no data received for ${ms / 1000} s while reading the body`),
+        );
+      }, ms);
+      try {
+        const { value, done } = await reader.read();
+        if (done) stream.close();
+        else stream.enqueue(value);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
+/**
  * Sends an HTTP request, retrying transient failures. The response of the last attempt is
  * returned whatever its status (only transient statuses are retried); the caller reads the body.
+ * The timeout applies to the wait for the response headers and to each wait for body bytes,
+ * never to a body that keeps flowing. Failures that cannot succeed on a retry (DNS, blocked
+ * port, invalid URL, TLS certificate) are not retried.
  *
  * @param url The URL.
- * @param options Method, headers, body, timeouts, retries, TLS client, abort signal.
+ * @param options Method, headers, body, timeouts, retries, TLS client, abort signal, `onRetry`
+ * (told each retry's number, reason and the wait before it, in ms).
  * @returns The response.
  * @throws {HttpRequestError} When no response could be obtained.
  *
@@ -100,17 +163,24 @@ export async function httpRequest(
   const jitter = options.backoffJitter ?? 1;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const retryStatuses = options.retryStatuses ?? RETRY_STATUSES;
+  // urllib3's backoff: no wait before the first retry, then factor * 2^(n-1) s (at most 120),
+  // plus jitter; a Retry-After header replaces it (respect_retry_after_header).
+  const backoffMs = (retry: number, retryAfter: number | undefined) =>
+    retryAfter ??
+      (retry === 1 ? 0 : Math.min(120, factor * 2 ** (retry - 1)) * 1000) +
+        Math.random() * jitter * 1000;
   let lastError: unknown;
-  let retryAfter: number | undefined;
+  let waitMs = 0;
   for (let attempt = 0; attempt <= maxRetries; attempt++) {
-    if (attempt > 0) {
-      // A Retry-After header replaces the computed backoff (urllib3's respect_retry_after_header).
-      const base = attempt === 1 ? 0 : Math.min(120, factor * 2 ** (attempt - 1)) * 1000;
-      await sleep(retryAfter ?? base + Math.random() * jitter * 1000, options.signal);
-      retryAfter = undefined;
-    }
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    if (attempt > 0) await sleep(waitMs, options.signal);
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new HttpRequestError(url, `timed out after ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, controller.signal])
+      : controller.signal;
     try {
       const response = await fetch(url, {
         method: options.method ?? "GET",
@@ -119,24 +189,28 @@ export async function httpRequest(
         ...(options.client !== undefined ? { client: options.client } : {}),
         signal,
       });
+      clearTimeout(timer);
       if (attempt < maxRetries && retryStatuses.includes(response.status)) {
-        retryAfter = [413, 429, 503].includes(response.status) ? retryAfterMs(response) : undefined;
+        const retryAfter = [413, 429, 503].includes(response.status)
+          ? retryAfterMs(response)
+          : undefined;
         await response.body?.cancel();
-        options.onRetry?.(attempt + 1, `HTTP ${response.status}`, retryAfter ?? 0);
+        waitMs = backoffMs(attempt + 1, retryAfter);
+        options.onRetry?.(attempt + 1, `HTTP ${response.status}`, waitMs);
         continue;
       }
-      return response;
+      return withIdleTimeout(response, controller, timeoutMs, url);
     } catch (e) {
+      clearTimeout(timer);
       if (options.signal?.aborted) throw e;
-      lastError = timeout.aborted
-        ? new HttpRequestError(url, `timed out after ${timeoutMs / 1000} s`)
-        : e;
-      // A host name that does not resolve will not resolve on the next try either.
-      if (!timeout.aborted && /dns error|failed to lookup address/i.test(describeError(e))) {
+      const timedOut = controller.signal.aborted;
+      lastError = timedOut ? controller.signal.reason : e;
+      if (!timedOut && PERMANENT_ERROR_RE.test(describeError(e))) {
         throw new HttpRequestError(url, describeError(e), { cause: e });
       }
       if (attempt < maxRetries) {
-        options.onRetry?.(attempt + 1, describeError(e), 0);
+        waitMs = backoffMs(attempt + 1, undefined);
+        options.onRetry?.(attempt + 1, describeError(lastError), waitMs);
       }
     }
   }
@@ -272,9 +346,12 @@ export interface TlsFiles {
 
 /**
  * Builds a `Deno.HttpClient` that trusts extra CAs and/or presents a client certificate, or
- * returns `undefined` when no TLS setting is given.
+ * returns `undefined` when no TLS setting (and no `freshConnections`) is given.
  *
  * @param files Paths of the CA bundle and the combined client certificate + key PEM.
+ * @param options `freshConnections`: never reuse a connection. Deno's fetch silently sends a
+ *   request again when a reused connection closes before the answer, even a POST the server
+ *   already processed; on a fresh connection that loss is an error the caller can handle.
  * @returns The client (close it when done), or `undefined`.
  * @throws {HttpSettingError} When a file cannot be read or holds no certificate/key.
  *
@@ -286,25 +363,31 @@ export interface TlsFiles {
  * client?.close();
  * ```
  */
-export function createTlsClient(files: TlsFiles): Deno.HttpClient | undefined {
-  if (!files.caCertPath && !files.clientCertPath) return undefined;
+export function createTlsClient(
+  files: TlsFiles,
+  options: { freshConnections?: boolean } = {},
+): Deno.HttpClient | undefined {
+  if (!files.caCertPath && !files.clientCertPath && !options.freshConnections) return undefined;
   const read = (path: string, label: string): string => {
     try {
-      return Deno.readTextFileSync(path);
+      return readUserFileSync(path);
     } catch (e) {
       throw new HttpSettingError(
-        `Cannot read ${label} '${path}': ${e instanceof Error ? e.message : e}`,
+        `Cannot read ${label} '${path}': ${
+          (e as UserFileError).reason ?? (e instanceof Error ? e.message : e)
+        }`,
       );
     }
   };
-  const options: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
+  const settings: Deno.CreateHttpClientOptions & Partial<Deno.TlsCertifiedKeyPem> = {};
+  if (options.freshConnections) settings.poolMaxIdlePerHost = 0;
   if (files.caCertPath) {
     const label = files.labels?.caCertPath ?? "CA certificate file";
     const { certs } = splitPem(read(files.caCertPath, label));
     if (certs === "") {
       throw new HttpSettingError(`${label} '${files.caCertPath}' holds no PEM certificate`);
     }
-    options.caCerts = [certs];
+    settings.caCerts = [certs];
   }
   if (files.clientCertPath) {
     const label = files.labels?.clientCertPath ?? "client certificate file";
@@ -314,12 +397,12 @@ export function createTlsClient(files: TlsFiles): Deno.HttpClient | undefined {
         `${label} '${files.clientCertPath}' must hold both the client certificate and its private key (PEM)`,
       );
     }
-    options.cert = certs;
-    options.key = key;
+    settings.cert = certs;
+    settings.key = key;
   }
   try {
     return Deno.createHttpClient(
-      options as
+      settings as
         | Deno.CreateHttpClientOptions
         | (Deno.CreateHttpClientOptions & Deno.TlsCertifiedKeyPem),
     );

@@ -101,17 +101,21 @@ export async function downloadToFile(
   const display = stripCredentials(url);
   const env = options.env ?? Deno.env.toObject();
   const progress = options.reporter !== undefined && Deno.stderr.isTerminal();
+  const http = httpOptionsFromEnv(env);
+  const maxRetries = http.maxRetries ?? 7;
   let response: Response;
   try {
     response = await httpRequest(url, {
-      ...httpOptionsFromEnv(env),
+      ...http,
       ...(options.signal !== undefined ? { signal: options.signal } : {}),
-      ...(progress
-        ? {
-          onRetry: (attempt: number, reason: string) =>
-            options.reporter!.log("WARNING", `Retrying ${display} (attempt ${attempt}): ${reason}`),
-        }
-        : {}),
+      // Every retry is shown, terminal or not: waits add up to minutes.
+      onRetry: (attempt: number, reason: string, delayMs: number) =>
+        options.reporter?.log(
+          "WARNING",
+          `Retrying ${display} in ${
+            (delayMs / 1000).toFixed(1)
+          } s (retry ${attempt} of ${maxRetries}): ${stripCredentials(reason)}`,
+        ),
     });
   } catch (e) {
     if (options.signal?.aborted) throw e;

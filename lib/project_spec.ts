@@ -5,10 +5,19 @@
  * @module
  */
 import { join, resolve } from "./paths.ts";
-import { ExecutionException } from "./errors.ts";
+import { escapeForMessage, ExecutionException } from "./errors.ts";
 import { pathExists } from "./file_checks.ts";
-import { EntryPoint, type ParameterSpec } from "./entry_point.ts";
-import { isPyDict, parsePythonYaml, pyStr, type PyValue, YamlSyntaxError } from "./python_yaml.ts";
+import { COMMAND_MAX_BYTES, EntryPoint, type ParameterSpec } from "./entry_point.ts";
+import { readUserFileSync } from "./user_file.ts";
+import {
+  isPyDict,
+  parsePythonYaml,
+  PyDate,
+  PyFloat,
+  pyStr,
+  type PyValue,
+  YamlSyntaxError,
+} from "./python_yaml.ts";
 
 /** Environment kinds an MLproject can declare. */
 export type EnvType = "python_env" | "conda_env" | "docker_env";
@@ -76,7 +85,30 @@ export function findProjectFile(dir: string): string | undefined {
 }
 
 function invalid(file: string, detail: string): ExecutionException {
-  return new ExecutionException(`Invalid MLproject file '${file}': ${detail}`);
+  return new ExecutionException(`Invalid MLproject file '${escapeForMessage(file)}': ${detail}`);
+}
+
+/** A key or name from the file, safe to embed in a one-line message (at most 200 characters). */
+function esc(text: string): string {
+  const escaped = escapeForMessage(text);
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
+}
+
+/** Python's `str()` of a value for a message: one line, at most 200 characters. */
+function brief(value: PyValue): string {
+  const text = escapeForMessage(pyStr(value));
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** Python's type name of a value read from YAML (`int`, `list`, ...). */
+function pyTypeName(value: PyValue): string {
+  if (value === null) return "NoneType";
+  if (typeof value === "boolean") return "bool";
+  if (typeof value === "bigint") return "int";
+  if (typeof value === "string") return "str";
+  if (value instanceof PyFloat) return "float";
+  if (value instanceof PyDate) return /:/.test(value.text) ? "datetime" : "date";
+  return Array.isArray(value) ? "list" : "dict";
 }
 
 function parseParameters(
@@ -90,7 +122,7 @@ function parseParameters(
   if (!isPyDict(raw)) {
     throw invalid(
       file,
-      `field '${field}' must be a mapping of parameter names, got '${pyStr(raw)}'`,
+      `field '${esc(field)}' must be a mapping of parameter names, got '${brief(raw)}'`,
     );
   }
   for (const [name, spec] of Object.entries(raw)) {
@@ -105,9 +137,9 @@ function parseParameters(
     } else {
       throw invalid(
         file,
-        `parameter '${field}.${name}' must be a type name or a mapping with 'type' and 'default', got '${
-          pyStr(spec)
-        }'`,
+        `parameter '${esc(field)}.${
+          esc(name)
+        }' must be a type name or a mapping with 'type' and 'default', got '${brief(spec)}'`,
       );
     }
   }
@@ -170,19 +202,21 @@ export function loadProject(dir: string): ProjectSpec {
   const file = findProjectFile(dir);
   let doc: { [key: string]: PyValue } = {};
   if (file !== undefined) {
-    const text = Deno.readTextFileSync(file);
+    const text = readUserFileSync(file, { label: "MLproject file" });
     let parsed: PyValue;
     try {
       parsed = parsePythonYaml(text);
     } catch (e) {
       if (e instanceof YamlSyntaxError) {
-        throw new ExecutionException(`Cannot parse MLproject file '${file}': ${e.message}`);
+        throw new ExecutionException(
+          `Cannot parse MLproject file '${esc(file)}': ${escapeForMessage(e.message)}`,
+        );
       }
       throw e;
     }
     if (parsed === null) throw invalid(file, "the file is empty");
     if (!isPyDict(parsed)) {
-      throw invalid(file, `the top level must be a mapping, got '${pyStr(parsed)}'`);
+      throw invalid(file, `the top level must be a mapping, got '${brief(parsed)}'`);
     }
     doc = parsed;
   }
@@ -199,21 +233,38 @@ export function loadProject(dir: string): ProjectSpec {
   const rawEntries = doc.entry_points;
   if (rawEntries !== undefined && rawEntries !== null) {
     if (!isPyDict(rawEntries)) {
-      throw invalid(shown, `field 'entry_points' must be a mapping, got '${pyStr(rawEntries)}'`);
+      throw invalid(shown, `field 'entry_points' must be a mapping, got '${brief(rawEntries)}'`);
     }
     for (const [name, spec] of Object.entries(rawEntries)) {
       if (!isPyDict(spec)) {
         throw invalid(
           shown,
-          `entry point 'entry_points.${name}' must be a mapping with 'command', got '${
-            pyStr(spec)
+          `entry point 'entry_points.${esc(name)}' must be a mapping with 'command', got '${
+            brief(spec)
           }'`,
         );
       }
       if (spec.command === undefined || spec.command === null) {
-        throw invalid(shown, `entry point '${name}' has no 'command' field`);
+        throw invalid(shown, `entry point '${esc(name)}' has no 'command' field`);
       }
-      const command = pyStr(spec.command);
+      if (typeof spec.command !== "string") {
+        throw invalid(
+          shown,
+          `field 'command' of entry point '${esc(name)}' must be a string, got ${
+            pyTypeName(spec.command)
+          } '${brief(spec.command)}'`,
+        );
+      }
+      const command = spec.command;
+      const size = new TextEncoder().encode(command).length;
+      if (size > COMMAND_MAX_BYTES) {
+        throw invalid(
+          shown,
+          `field 'command' of entry point '${esc(name)}' is ${size} bytes, over the ${
+            COMMAND_MAX_BYTES / 1024
+          } KiB limit (Linux refuses a longer argument to bash -c)`,
+        );
+      }
       const params = parseParameters(shown, name, spec.parameters);
       entryPoints.set(name, new EntryPoint(name, command, params, shown));
     }
@@ -229,7 +280,7 @@ export function loadProject(dir: string): ProjectSpec {
     const path = resolve(dir, pyStr(doc.python_env));
     if (!pathExists(path)) {
       throw new ExecutionException(
-        `Project specified python_env file ${path}, but no such file was found.`,
+        `Project specified python_env file ${esc(path)}, but no such file was found.`,
       );
     }
     envConfigPath = path;
@@ -237,7 +288,7 @@ export function loadProject(dir: string): ProjectSpec {
     const path = resolve(dir, pyStr(doc.conda_env));
     if (!pathExists(path)) {
       throw new ExecutionException(
-        `Project specified conda environment file ${path}, but no such file was found.`,
+        `Project specified conda environment file ${esc(path)}, but no such file was found.`,
       );
     }
     envType = "conda_env";

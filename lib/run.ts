@@ -7,7 +7,12 @@
 import { extname, resolve } from "./paths.ts";
 import { downloadRemotePaths } from "./remote_path.ts";
 import { getBackend } from "../backends/mod.ts";
-import { type EntryPoint, type ParameterInput, scriptEntryPoint } from "./entry_point.ts";
+import {
+  type EntryPoint,
+  localPathOf,
+  type ParameterInput,
+  scriptEntryPoint,
+} from "./entry_point.ts";
 import { type EnvManager, prepareEnvironment, validateEnvManager } from "./environment.ts";
 import { ExecutionException, InterruptedError, UsageError } from "./errors.ts";
 import { fetchProject } from "./fetch_project.ts";
@@ -16,9 +21,15 @@ import { loadProject, type ProjectSpec } from "./project_spec.ts";
 import type { OutputMode } from "./run_command.ts";
 import { generateRunName } from "./run_name.ts";
 import type { SubmittedRun } from "./submitted_run.ts";
-import type { RunInfo, TrackingStore } from "./tracking/tracking_store.ts";
-import { openTrackingStore, resolveTrackingUri } from "./tracking/tracking_uri.ts";
+import type { RunInfo, RunStatus, TrackingStore } from "./tracking/tracking_store.ts";
+import {
+  openTrackingStore,
+  parseTrackingUri,
+  resolveTrackingUri,
+} from "./tracking/tracking_uri.ts";
+import { detectMlflow } from "./envs/mlflow_version.ts";
 import { validateKey } from "./tracking/validation.ts";
+import { readUserFileSync } from "./user_file.ts";
 
 /** Options of {@linkcode run}, mirroring `mlflow.projects.run`. */
 export interface RunOptions {
@@ -66,6 +77,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Keep temporary checkouts and downloads after the run (for debugging). */
   keepWorkDir?: boolean;
+  /**
+   * Upgrade an existing SQLite store whose schema the run's MLflow would refuse, with that
+   * MLflow's own `mlflow db upgrade` (after a backup). Without it such a store is refused.
+   */
+  upgradeDb?: boolean;
 }
 
 function parseBackendConfig(
@@ -76,13 +92,11 @@ function parseBackendConfig(
   if (typeof value !== "string") return { ...value };
   let text = value;
   if (extname(value) === ".json") {
-    try {
-      text = Deno.readTextFileSync(resolve(cwd, value));
-    } catch (e) {
-      throw new UsageError(
-        `Cannot read backend config file '${value}': ${e instanceof Error ? e.message : e}`,
-      );
-    }
+    text = readUserFileSync(resolve(cwd, value), {
+      label: "backend config file",
+      usage: true,
+      shownAs: value,
+    });
   }
   try {
     const parsed = JSON.parse(text);
@@ -228,7 +242,36 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);
     for (const key of Object.keys(parameters)) validateKey("param", key);
-    const trackingUri = options.trackingUri ?? resolveTrackingUri(env, { cwd });
+    // Local `path` values are checked before an environment is built for nothing (remote ones
+    // are downloaded once the tracking URI is known).
+    const remotePaths = new Map<string, string>();
+    for (const spec of entryPoint.parameters.values()) {
+      const value = logged.declared.get(spec.name);
+      if (spec.type === "path" && value !== undefined && localPathOf(value) === undefined) {
+        remotePaths.set(spec.name, value);
+      }
+    }
+    entryPoint.computeParameters(parameters, { resolvePathsFrom: cwd, downloaded: remotePaths });
+    const givenUri = options.trackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
+    // A malformed URI is refused before an environment is built for nothing.
+    if (givenUri !== undefined) parseTrackingUri(givenUri, cwd);
+    const environment = await prepareEnvironment(project, envManager, {
+      env,
+      reporter,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+    // The MLflow the entry point will import decides the default store and its schema.
+    const mlflow = environment.python === undefined
+      ? undefined
+      : detectMlflow(environment.python, { env: { ...env, ...environment.env }, cwd });
+    reporter.log(
+      "INFO",
+      mlflow === undefined
+        ? "=== No MLflow found in the run's environment ==="
+        : `=== The run's environment has MLflow ${mlflow.version} (${mlflow.sitePackages}) ===`,
+    );
+    const trackingUri = givenUri ??
+      resolveTrackingUri(env, { cwd, mlflowVersion: mlflow?.version ?? null });
     const downloaded = await downloadRemotePaths(entryPoint, logged, {
       ...(options.storageDir !== undefined ? { storageDir: resolve(cwd, options.storageDir) } : {}),
       trackingUri,
@@ -242,11 +285,6 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       resolvePathsFrom: cwd,
       downloaded: downloaded.paths,
     });
-    const environment = await prepareEnvironment(project, envManager, {
-      env,
-      reporter,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
-    });
     const command = environment.wrapCommand(entryPoint.renderCommand(values));
 
     store = await openTrackingStore(trackingUri, {
@@ -256,6 +294,8 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       // Interrupting before launch stops tracking-server retries; after launch, the end of the
       // run (KILLED) must still be recorded, so the store never sees the caller's signal itself.
       signal: setup.signal,
+      ...(mlflow !== undefined ? { mlflow } : {}),
+      ...(options.upgradeDb !== undefined ? { upgradeDb: options.upgradeDb } : {}),
     });
     const experimentId = await resolveExperiment(store, options, env, reporter);
 
@@ -278,6 +318,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       if (source.branch) tags.push(["mlflow.source.git.branch", source.branch]);
       tags.push(["mlflow.project.backend", backend.name]);
       if (environment.tag !== undefined) tags.push(["mlflow.project.env", environment.tag]);
+      // A signal that came during the synchronous work above is only seen after a turn of the
+      // event loop: take one, so nothing is recorded for a run interrupted before it exists.
+      await new Promise((r) => setTimeout(r, 1));
+      if (options.signal?.aborted) throw new InterruptedError("Interrupted before the run started");
       runInfo = await store.createRun({
         experimentId,
         userId: user,
@@ -302,6 +346,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
         kind: environment.kind,
         ...(environment.key !== undefined ? { key: environment.key } : {}),
         ...(environment.cacheHit !== undefined ? { cacheHit: environment.cacheHit } : {}),
+        mlflowVersion: mlflow?.version ?? null,
       },
     });
     launched = true;
@@ -335,7 +380,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     options.signal?.removeEventListener("abort", onSetupAbort);
     if (!launched) {
       if (store !== undefined && runInfo !== undefined && !options.runId) {
-        await markFailed(store, runInfo.runId);
+        await markFailed(store, runInfo.runId, {
+          status: options.signal?.aborted ? "KILLED" : "FAILED",
+          reporter,
+        });
       }
       store?.close();
       await cleanup();
@@ -344,12 +392,27 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   }
 }
 
-async function markFailed(store: TrackingStore, runId: string): Promise<void> {
+/** How long ending a run whose launch failed may take (ms). */
+const MARK_FAILED_TIMEOUT_MS = 20_000;
+
+async function markFailed(
+  store: TrackingStore,
+  runId: string,
+  options: { status: RunStatus; reporter: Reporter },
+): Promise<void> {
   try {
-    const info = await store.getRun(runId);
-    if (info?.status === "RUNNING") await store.updateRun(runId, "FAILED", Date.now());
-  } catch {
-    // The original error matters more than a failure to record it.
+    // Bounded, and not stopped by an interrupt already received: the run must not stay RUNNING.
+    await store.endRun(runId, options.status, Date.now(), {
+      signal: AbortSignal.timeout(MARK_FAILED_TIMEOUT_MS),
+    });
+  } catch (e) {
+    // The original error matters more; still say the run may show RUNNING.
+    options.reporter.log(
+      "WARNING",
+      `Could not end run '${runId}' ${options.status}: ${
+        e instanceof Error ? e.message : e
+      }; it may still show RUNNING`,
+    );
   }
 }
 

@@ -15,6 +15,8 @@ export interface RunEnvironment {
   key?: string;
   /** Whether a cached environment was reused. */
   cacheHit?: boolean;
+  /** Version of the MLflow the entry point imports (`null`: none found; unset: not looked for). */
+  mlflowVersion?: string | null;
 }
 
 /** A run that was launched: wait for it, ask its status, or cancel it. */
@@ -27,7 +29,10 @@ export interface SubmittedRun {
   readonly trackingUri: string;
   /** The environment the run executes in. */
   readonly environment?: RunEnvironment;
-  /** Waits until the run ends; `true` when it succeeded. */
+  /**
+   * Waits until the run ends; `true` when it succeeded. Rejects (`ExecutionException`, or
+   * `InterruptedError` when stopped) when the end of the run could not be recorded.
+   */
   wait(): Promise<boolean>;
   /** Current status: `RUNNING` until the run ends, then `FINISHED`, `FAILED` or `KILLED`. */
   getStatus(): Promise<RunStatus>;

@@ -7,13 +7,18 @@
  *    point `true`) against `bash -c 'true'`, with a warm SQLite store and with a file store;
  * 2. `--help` and `run --help` against `deno run -A` of an empty script;
  * 3. peak RSS (`VmHWM`) of the runner process while its entry point sleeps 2 s, against a
- *    `deno run -A` script that only sleeps 2 s.
+ *    `deno run -A` script that only sleeps 2 s;
+ * 4. detecting the MLflow of a real venv from its metadata (`detectMlflow`): in this process
+ *    uncached and cached, and as the first call of a fresh `deno` process, against asking Python
+ *    (`python -c 'import importlib.metadata …'`). The venv is the first of
+ *    `$MLPROJECT_TEST_MLFLOW_VENVS` (default `~/.cache/mlproject/test-mlflow/*`), else one made with
+ *    `python3 -m venv` holding a hand-made `mlflow` dist-info.
  *
  * It is a report: targets are shown next to the numbers, never asserted. The exit code is 0
  * unless a measured command fails (or the benchmark itself crashes).
  *
  * Options: `--runs N` timed runs per variant (default 15), `--rss-runs N` memory runs per
- * variant (default 3).
+ * variant (default 3), `--only-detection` runs part 4 alone.
  *
  * @module
  */
@@ -29,6 +34,7 @@ const DENO_RUN = ["run", "-A"];
 const TARGET_OVERHEAD_MS = 80;
 const TARGET_HELP_MS = 50;
 const TARGET_RSS_MIB = 60;
+const TARGET_DETECT_MS = 3;
 const SAMPLE_EVERY_MS = 50;
 
 const encoder = new TextEncoder();
@@ -186,6 +192,7 @@ function quantile(values: number[], q: number): number {
 const median = (values: number[]) => quantile(values, 0.5);
 
 const ms = (v: number) => `${v.toFixed(1)} ms`;
+const ms3 = (v: number) => `${v.toFixed(3)} ms`;
 const mib = (v: number) => `${v.toFixed(1)} MiB`;
 const signed = (v: number, unit: string) =>
   `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(1)} ${unit}`;
@@ -199,6 +206,157 @@ function table(header: string[], rows: string[][]): void {
   out(line(header));
   out(widths.map((w) => "-".repeat(w)).join("  "));
   for (const r of rows) out(line(r));
+}
+
+// ---------------------------------------------------------------------------------------------
+// MLflow detection.
+
+/** A real venv with MLflow metadata: a test MLflow venv, else a fresh `python3 -m venv`. */
+async function detectionVenv(tmp: string): Promise<{ python: string; origin: string }> {
+  const root = Deno.env.get("MLPROJECT_TEST_MLFLOW_VENVS") ??
+    `${Deno.env.get("HOME")}/.cache/mlproject/test-mlflow`;
+  const { detectMlflow } = await import("../lib/envs/mlflow_version.ts");
+  try {
+    const names = [...Deno.readDirSync(root)].map((e) => e.name).sort();
+    for (const name of names) {
+      const python = join(root, name, "bin", "python");
+      if (detectMlflow(python, { env: {}, cache: false }) !== undefined) {
+        return { python, origin: `test MLflow venv ${name}` };
+      }
+    }
+  } catch { /* none */ }
+  const venv = join(tmp, "detect-venv");
+  const made = await new Deno.Command("python3", {
+    args: ["-m", "venv", "--without-pip", venv],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!made.success) throw new CommandFailed("python3 -m venv failed: no venv to detect MLflow in");
+  const lib = join(venv, "lib");
+  const site = join(lib, [...Deno.readDirSync(lib)][0]!.name, "site-packages");
+  await Deno.mkdir(join(site, "mlflow-9.9.9.dist-info"));
+  await Deno.writeTextFile(
+    join(site, "mlflow-9.9.9.dist-info", "METADATA"),
+    "Metadata-Version: 2.1\nName: mlflow\nVersion: 9.9.9\n",
+  );
+  return { python: join(venv, "bin", "python"), origin: "python3 -m venv + hand-made dist-info" };
+}
+
+interface DetectionTimes {
+  python: string;
+  origin: string;
+  version: string;
+  pythonAsk: number[];
+  cold: number[];
+  cached: number[];
+  fresh: number[];
+}
+
+/** Times detection in-process (cold and cached), in fresh processes, and asking Python. */
+async function benchDetection(tmp: string, runs: number): Promise<DetectionTimes> {
+  const { detectMlflow } = await import("../lib/envs/mlflow_version.ts");
+  const { python, origin } = await detectionVenv(tmp);
+  const env = { HOME: tmp, PATH: "/usr/bin:/bin" };
+  const version = detectMlflow(python, { env, cache: false })?.version ?? "none";
+  const times: DetectionTimes = {
+    python,
+    origin,
+    version,
+    pythonAsk: [],
+    cold: [],
+    cached: [],
+    fresh: [],
+  };
+  const inProcess = runs * 20;
+  for (let i = 0; i < inProcess; i++) {
+    let t = performance.now();
+    detectMlflow(python, { env, cache: false });
+    times.cold.push(performance.now() - t);
+    t = performance.now();
+    detectMlflow(python, { env });
+    times.cached.push(performance.now() - t);
+  }
+  const script = join(tmp, "detect_once.ts");
+  await Deno.writeTextFile(
+    script,
+    `import { detectMlflow } from ${
+      JSON.stringify(pathToFileURL(join(ROOT, "lib/envs/mlflow_version.ts")).href)
+    };\n` +
+      `const t = performance.now();\n` +
+      `const found = detectMlflow(${JSON.stringify(python)}, { env: ${JSON.stringify(env)} });\n` +
+      `const ms = performance.now() - t;\n` +
+      `if (found === undefined) Deno.exit(3);\n` +
+      `await Deno.stderr.write(new TextEncoder().encode(String(ms)));\n`,
+  );
+  const ask = "import importlib.metadata as m; print(m.version('mlflow'))";
+  for (let i = 0; i < runs; i++) {
+    times.pythonAsk.push(
+      await timeOnce({
+        label: "python -c importlib.metadata",
+        cmd: python,
+        args: ["-c", ask],
+        env,
+      }),
+    );
+    const child = spawn({
+      label: "deno: one detectMlflow call",
+      cmd: Deno.execPath(),
+      args: [...DENO_RUN, script],
+      env: { ...Deno.env.toObject(), DENO_NO_UPDATE_CHECK: "1" },
+    });
+    const result = await child.output().finally(() => live.delete(child));
+    if (result.code !== 0) {
+      throw new CommandFailed(`the detection script exited with ${result.code}`);
+    }
+    times.fresh.push(Number(new TextDecoder().decode(result.stderr)));
+  }
+  return times;
+}
+
+function detectionRows(d: DetectionTimes): string[][] {
+  const ask = median(d.pythonAsk);
+  const verdict = (v: number) => (v <= TARGET_DETECT_MS ? "within" : "OVER");
+  const row = (label: string, v: number, base: number, baseLabel: string) => [
+    label,
+    `${ms3(base)} ${baseLabel}`,
+    ms3(v),
+    `${v - base >= 0 ? "+" : "−"}${Math.abs(v - base).toFixed(3)} ms`,
+    ratio(v, base),
+    `≤ ${TARGET_DETECT_MS} ms`,
+    verdict(v),
+  ];
+  return [
+    row("MLflow detection, uncached", median(d.cold), ask, "ask Python"),
+    row("MLflow detection, cached", median(d.cached), median(d.cold), "uncached"),
+    row("MLflow detection, 1st call of a process", median(d.fresh), ask, "ask Python"),
+  ];
+}
+
+function detectionReport(d: DetectionTimes): string[][] {
+  out(
+    `MLflow detection: ${d.python} (${d.origin}) → ${d.version}; in-process ${d.cold.length} ` +
+      `calls each, ${d.fresh.length} fresh processes, ${d.pythonAsk.length} Python runs`,
+  );
+  table(
+    ["variant", "min", "p25", "median", "p75", "max"],
+    (
+      [
+        ["ask Python (importlib.metadata)", d.pythonAsk],
+        ["detectMlflow, uncached", d.cold],
+        ["detectMlflow, cached", d.cached],
+        ["detectMlflow, 1st call of a process", d.fresh],
+      ] as const
+    ).map(([label, v]) => [
+      label,
+      ms3(Math.min(...v)),
+      ms3(quantile(v, 0.25)),
+      ms3(median(v)),
+      ms3(quantile(v, 0.75)),
+      ms3(Math.max(...v)),
+    ]),
+  );
+  out();
+  return detectionRows(d);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -220,6 +378,14 @@ async function main(): Promise<number> {
   for (const s of signals) Deno.addSignalListener(s, onSignal);
 
   try {
+    if (Deno.args.includes("--only-detection")) {
+      out(`mlproject benchmark (MLflow detection only) — deno ${Deno.version.deno}`);
+      out();
+      const rows = detectionReport(await benchDetection(tmp, runs));
+      out("Report (medians; ratio = measured / baseline)");
+      table(["metric", "baseline", "measured", "difference", "ratio", "target", "vs target"], rows);
+      return 0;
+    }
     const emptyScript = join(tmp, "empty.ts");
     const sleepScript = join(tmp, "sleep.ts");
     await Deno.writeTextFile(emptyScript, "");
@@ -309,6 +475,8 @@ async function main(): Promise<number> {
       mem.runner.push(await sampleMemory(rssSpecs.runner));
     }
 
+    const detection = await benchDetection(tmp, runs);
+
     // --- Raw timings.
     out("Wall time per invocation (spawn to exit)");
     table(
@@ -335,6 +503,7 @@ async function main(): Promise<number> {
     const helpOwn = med.help - med.empty;
     const runHelpOwn = med.runHelp - med.empty;
     const verdict = (ok: boolean) => (ok ? "within" : "OVER");
+    const detectionTable = detectionReport(detection);
 
     out("Report (medians; ratio = measured / baseline)");
     table(
@@ -412,6 +581,7 @@ async function main(): Promise<number> {
           "(info)",
           "",
         ],
+        ...detectionTable,
       ],
     );
     out();
@@ -427,6 +597,8 @@ async function main(): Promise<number> {
       med.help <= TARGET_HELP_MS,
       med.runHelp <= TARGET_HELP_MS,
       rssRunner <= TARGET_RSS_MIB,
+      median(detection.cold) <= TARGET_DETECT_MS,
+      median(detection.cached) <= TARGET_DETECT_MS,
     ].filter(Boolean).length;
     out(
       `Summary: runner overhead ${
@@ -437,8 +609,13 @@ async function main(): Promise<number> {
         } (target ≤ ${TARGET_HELP_MS}; ${signed(helpOwn, "ms")} and ${
           signed(runHelpOwn, "ms")
         } over an empty deno script); peak RSS ${mib(rssRunner)} ` +
-        `(${ratio(rssRunner, rssBase)} of an idle deno script, target ≤ ${TARGET_RSS_MIB}) — ` +
-        `${met}/4 targets met.`,
+        `(${ratio(rssRunner, rssBase)} of an idle deno script, target ≤ ${TARGET_RSS_MIB}); ` +
+        `MLflow detection ${ms3(median(detection.cold))} uncached, ${
+          ms3(median(detection.cached))
+        } cached, ${
+          ms3(median(detection.fresh))
+        } as a process's 1st call (target ≤ ${TARGET_DETECT_MS}) — ` +
+        `${met}/6 targets met.`,
     );
     return 0;
   } catch (e) {

@@ -125,7 +125,7 @@ const mlflowCount = (server.requests.length - before) / N;
 // Local SQLite store, same calls.
 const sqlite: number[] = [];
 {
-  const store = new SqliteStore(`${tmp}/mlflow.db`);
+  const store = await SqliteStore.open(`${tmp}/mlflow.db`);
   await store.createExperiment("bench");
   for (let i = 0; i < N; i++) {
     const t0 = performance.now();

@@ -257,3 +257,69 @@ Deno.test("extractArchive() applies a custom size limit and rejects files that a
     /is not a valid tar file/,
   );
 });
+
+for (const fmt of ["zip", "tar", "tar.gz"] as const) {
+  Deno.test(`extractArchive() names a ${fmt} entry whose name is too long for the file system`, async () => {
+    await using dir = await tempDir();
+    const long = `dir/${"n".repeat(300)}.txt`;
+    const file = await build(dir.path, `long.${fmt}`, fmt, [{ name: long, data: "x" }]);
+    await Deno.mkdir(`${dir.path}/out`);
+    const error = await extractArchive(file, `${dir.path}/out`, {
+      kind: fmt === "zip" ? "zip" : "tar",
+    }).then(() => undefined, (e) => e);
+    assert.ok(error instanceof ExecutionException, String(error));
+    assert.match(
+      error.message,
+      /^Archive '.*long\.(zip|tar|tar\.gz)' has an entry 'dir\/n{96}…n{56}\.txt' whose name has a component of 304 bytes; file names are limited to 255 bytes$/,
+    );
+    const deep = Array.from({ length: 20 }, () => "d".repeat(250)).join("/") + "/f.txt";
+    const deepFile = await build(dir.path, `deep.${fmt}`, fmt, [{ name: deep, data: "x" }]);
+    await assert.rejects(
+      extractArchive(deepFile, `${dir.path}/out`, { kind: fmt === "zip" ? "zip" : "tar" }),
+      /^ExecutionException: Archive '.*' has an entry 'd{100}…d{54}\/f\.txt' whose path would be \d+ bytes long once unpacked; paths are limited to 4095 bytes$/,
+    );
+  });
+}
+
+Deno.test("extractArchive() shows an entry name with a newline on one line", async () => {
+  await using dir = await tempDir();
+  const file = await build(dir.path, "nl.tar", "tar", [{ name: "../a\nb", data: "x" }]);
+  await Deno.mkdir(`${dir.path}/out`);
+  await assert.rejects(
+    extractArchive(file, `${dir.path}/out`, { kind: "tar" }),
+    (e: Error) =>
+      e.message ===
+        `Archive '${file}' has an unsafe entry '../a\\x0ab': it would be written outside the target directory`,
+  );
+});
+
+Deno.test("extractArchive() gives one line for truncated or corrupt compressed data", async () => {
+  const { writeTarGz, writeZip } = await import("./_helpers/big_archives.ts");
+  await using dir = await tempDir();
+  const d = dir.path;
+  const text = "hello ".repeat(100_000);
+  await writeTarGz(`${d}/a.tar.gz`, [{ name: "p/a.txt", text }]);
+  const gz = await Deno.readFile(`${d}/a.tar.gz`);
+  await Deno.writeFile(`${d}/truncated.tar.gz`, gz.subarray(0, gz.length >> 1));
+  await writeZip(`${d}/a.zip`, [{ name: "p/a.txt", text, method: "deflate" }]);
+  const zip = await Deno.readFile(`${d}/a.zip`);
+  for (let i = 45; i < 55; i++) zip[i]! ^= 0xff;
+  await Deno.writeFile(`${d}/corrupt.zip`, zip);
+  for (
+    const [name, kind, message] of [
+      [
+        "truncated.tar.gz",
+        "tar",
+        "not a valid tar file: corrupt compressed data (unexpected end of file)",
+      ],
+      ["corrupt.zip", "zip", "not a valid zip file: corrupt compressed data ("],
+    ] as const
+  ) {
+    await Deno.mkdir(`${d}/out-${name}`);
+    await assert.rejects(
+      extractArchive(`${d}/${name}`, `${d}/out-${name}`, { kind }),
+      (e: Error) =>
+        e instanceof ExecutionException && e.message.includes(message) && !e.message.includes("\n"),
+    );
+  }
+});

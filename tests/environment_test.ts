@@ -7,6 +7,7 @@ import {
   selectEnvironment,
   validateEnvManager,
 } from "../lib/environment.ts";
+import { detectMlflow } from "../lib/envs/mlflow_version.ts";
 import { loadProject, type ProjectSpec } from "../lib/project_spec.ts";
 import { FIXTURES, tempDir, writeFiles } from "./_helpers/cli.ts";
 
@@ -109,6 +110,45 @@ Deno.test("prepareEnvironment() with local changes nothing and sets no tag", asy
   assert.equal(prepared.tag, undefined);
   assert.deepEqual(prepared.env, {});
   assert.equal(prepared.wrapCommand("python x.py"), "python x.py");
+});
+
+Deno.test("prepareEnvironment() with local exposes the first python, else python3, on PATH as its interpreter", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, { "a/python3": "#!/bin/sh\n", "b/python": "#!/bin/sh\n" });
+  await Deno.chmod(`${dir.path}/a/python3`, 0o755);
+  await Deno.chmod(`${dir.path}/b/python`, 0o755);
+  const local = (PATH: string) =>
+    prepareEnvironment(project("python_env"), "local", { env: { PATH } });
+  assert.equal((await local(`${dir.path}/a:${dir.path}/b`)).python, `${dir.path}/b/python`);
+  assert.equal((await local(`${dir.path}/a`)).python, `${dir.path}/a/python3`);
+  assert.equal((await local(`${dir.path}/none`)).python, undefined);
+});
+
+Deno.test("prepareEnvironment() with uv and virtualenv exposes the built env's bin/python", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, {
+    "proj/MLproject": `python_env: python_env.yaml\n${MAIN}`,
+    "proj/python_env.yaml": "build_dependencies: []\ndependencies: []\n",
+  });
+  const env = {
+    PATH: Deno.env.get("PATH") ?? "",
+    HOME: dir.path,
+    MLFLOW_ENV_ROOT: `${dir.path}/envs`,
+  };
+  for (const manager of ["uv", "virtualenv"] as const) {
+    let prepared;
+    try {
+      prepared = await prepareEnvironment(loadProject(`${dir.path}/proj`), manager, { env });
+    } catch (e) {
+      // deno-lint-ignore no-console
+      console.log(`skipped ${manager}: cannot build an env here (${(e as Error).message})`);
+      continue;
+    }
+    assert.ok(prepared.python?.startsWith(`${dir.path}/envs/`), prepared.python);
+    assert.ok(prepared.python?.endsWith("/bin/python"), prepared.python);
+    assert.ok(Deno.statSync(prepared.python!).isFile);
+    assert.equal(detectMlflow(prepared.python!, { env }), undefined, "a fresh env has no MLflow");
+  }
 });
 
 Deno.test("selectEnvironment() says docker_env projects are not supported yet, whatever the manager", async () => {

@@ -441,3 +441,26 @@ Deno.test("fetchProject() records the file:// URI as repo URL for --version on a
     await fetched.cleanup();
   }
 });
+
+Deno.test("fetchProject() names a symlink loop as the project directory or as its #subdir", async () => {
+  await using dir = await tempDir();
+  await Deno.symlink("loop", `${dir.path}/loop`);
+  await Deno.mkdir(`${dir.path}/p`);
+  await Deno.writeTextFile(`${dir.path}/p/MLproject`, "name: p\n");
+  await Deno.symlink("b", `${dir.path}/p/a`);
+  await Deno.symlink("a", `${dir.path}/p/b`);
+  await assert.rejects(
+    fetchProject("loop", { cwd: dir.path }),
+    (e: Error) =>
+      e instanceof ExecutionException &&
+      e.message ===
+        "Cannot use project directory 'loop': too many levels of symbolic links (a symlink loop)",
+  );
+  await assert.rejects(
+    fetchProject("p#a", { cwd: dir.path }),
+    (e: Error) =>
+      e instanceof ExecutionException &&
+      e.message ===
+        "Could not find subdirectory a of p: too many levels of symbolic links (a symlink loop)",
+  );
+});

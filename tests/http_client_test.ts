@@ -118,9 +118,12 @@ Deno.test("httpRequest() times out per attempt and names the timeout, and fails 
     (e: Error) => e instanceof HttpRequestError && e.message.includes("timed out after 0.1 s"),
   );
   const retries: string[] = [];
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (listener.addr as Deno.NetAddr).port;
+  listener.close();
   await assert.rejects(
     () =>
-      httpRequest("http://127.0.0.1:9/", {
+      httpRequest(`http://127.0.0.1:${closedPort}/`, {
         ...FAST,
         maxRetries: 2,
         onRetry: (_n, why) => retries.push(why),
@@ -169,4 +172,114 @@ Deno.test("httpRequest() does not retry a host name that does not resolve", asyn
   );
   assert.equal(retries, 0);
   assert.ok(performance.now() - started < 5000);
+});
+
+/** A TCP server on 127.0.0.1 that accepts connections and closes them or never answers. */
+function rawServer(mode: "close" | "silent") {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  let connections = 0;
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) {
+        connections++;
+        if (mode === "close") conn.close();
+        else held.push(conn);
+      }
+    } catch { /* closed */ }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/p.zip`,
+    connections: () => connections,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      await accepting;
+      for (const c of held) c.close();
+    },
+  };
+}
+
+Deno.test("httpRequest() reports each retry with the wait before it, then gives up", async () => {
+  await using server = rawServer("close");
+  const retries: [number, number][] = [];
+  await assert.rejects(
+    httpRequest(server.url, {
+      maxRetries: 3,
+      backoffFactor: 0.01,
+      backoffJitter: 0,
+      onRetry: (n, _why, wait) => retries.push([n, wait]),
+    }),
+    (e: Error) => e instanceof HttpRequestError && e.message.includes("(after 4 attempts)"),
+  );
+  assert.deepEqual(retries, [[1, 0], [2, 20], [3, 40]]);
+  assert.equal(server.connections(), 4);
+});
+
+Deno.test("httpRequest() does not retry a blocked port, an invalid URL or an untrusted certificate", async () => {
+  await using dir = await tempDir();
+  const certs = await makeTestCertificates(dir.path);
+  await using tls = await serve(() => new Response("secure"), {
+    cert: certs.serverCert,
+    key: certs.serverKey,
+  });
+  const cases: [string, RegExp][] = [
+    ["http://127.0.0.1:1/p.zip", /Requests to port 1 are blocked/],
+    ["http://[::1/p.zip", /Invalid URL/],
+    ["ftp://127.0.0.1/p.zip", /not supported/],
+    [tls.url, /certificate/],
+  ];
+  for (const [url, reason] of cases) {
+    let retries = 0;
+    await assert.rejects(
+      httpRequest(url, { maxRetries: 5, backoffFactor: 10, onRetry: () => retries++ }),
+      (e: Error) => e instanceof HttpRequestError && reason.test(e.message),
+    );
+    assert.equal(retries, 0, url);
+  }
+  assert.equal(tls.count(), 0);
+});
+
+Deno.test("httpRequest() times out waiting for headers and for a stalled body, never a flowing body", async () => {
+  await using silent = rawServer("silent");
+  await assert.rejects(
+    httpRequest(silent.url, { maxRetries: 0, timeoutMs: 300 }),
+    (e: Error) => e instanceof HttpRequestError && e.message.endsWith("timed out after 0.3 s"),
+  );
+  // 25 chunks 60 ms apart: the body takes ~1.5 s, longer than the 0.8 s timeout.
+  const chunks = 25;
+  await using flowing = await serve(() => {
+    let sent = 0;
+    return new Response(
+      new ReadableStream({
+        async pull(c) {
+          await new Promise((r) => setTimeout(r, 60));
+          if (sent++ < chunks) c.enqueue(new TextEncoder().encode("x"));
+          else c.close();
+        },
+      }),
+    );
+  });
+  const started = performance.now();
+  const res = await httpRequest(flowing.url, { maxRetries: 0, timeoutMs: 800 });
+  assert.equal(await res.text(), "x".repeat(chunks));
+  assert.ok(performance.now() - started > 800, "the body outlasted the timeout");
+  let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  await using stalled = await serve(() =>
+    new Response(
+      new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode("first"));
+        },
+        pull: () => new Promise((r) => stallTimer = setTimeout(r, 5000)),
+      }),
+    )
+  );
+  const res2 = await httpRequest(stalled.url, { maxRetries: 0, timeoutMs: 300 });
+  await assert.rejects(
+    res2.text(),
+    (e: Error) =>
+      e instanceof HttpRequestError &&
+      e.message.endsWith("no data received for 0.3 s while reading the body"),
+  );
+  clearTimeout(stallTimer);
 });

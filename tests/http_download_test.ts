@@ -77,3 +77,97 @@ Deno.test("urlBasename() and httpOptionsFromEnv() helpers", () => {
     { maxRetries: 2, backoffFactor: 0.5, timeoutMs: 3000 },
   );
 });
+
+Deno.test("fetchProject() of an archive URL shows every retry with its wait between 'Fetching project' and the error", async () => {
+  const { fetchProject } = await import("../lib/fetch_project.ts");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  // Accepts connections and closes them at once.
+  const closing = (async () => {
+    try {
+      for await (const conn of listener) conn.close();
+    } catch { /* closed */ }
+  })();
+  const lines: string[] = [];
+  try {
+    await assert.rejects(
+      fetchProject(`http://tok:s3cret@127.0.0.1:${port}/p.zip`, {
+        env: {
+          MLFLOW_HTTP_REQUEST_MAX_RETRIES: "2",
+          MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: "0.05",
+          MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: "0",
+        },
+        reporter: { log: (level, message) => lines.push(`${level} ${message}`) },
+      }),
+      (e: Error) =>
+        e instanceof ExecutionException &&
+        e.message.startsWith("Unable to retrieve ZIP file. Reason: Request to ") &&
+        e.message.endsWith("(after 3 attempts)") && !e.message.includes("s3cret"),
+    );
+  } finally {
+    listener.close();
+    await closing;
+  }
+  const url = `http://127.0.0.1:${port}/p.zip`;
+  assert.equal(lines.length, 3, lines.join("\n"));
+  assert.match(lines[0]!, new RegExp(`^INFO === Fetching project from ${url} into `));
+  assert.match(
+    lines[1]!,
+    /^WARNING Retrying http:\/\/127\.0\.0\.1:\d+\/p\.zip in 0\.0 s \(retry 1 of 2\): \S/,
+  );
+  assert.match(
+    lines[2]!,
+    /^WARNING Retrying http:\/\/127\.0\.0\.1:\d+\/p\.zip in 0\.1 s \(retry 2 of 2\): \S/,
+  );
+  assert.ok(lines.every((l) => !l.includes("s3cret")));
+});
+
+Deno.test("fetchProject() of an archive on a blocked port fails at once, without retries", async () => {
+  const { fetchProject } = await import("../lib/fetch_project.ts");
+  const lines: string[] = [];
+  await assert.rejects(
+    fetchProject("http://127.0.0.1:1/p.tar.gz", {
+      env: {},
+      reporter: { log: (level, message) => lines.push(`${level} ${message}`) },
+    }),
+    /^ExecutionException: Unable to retrieve TAR file\. Reason: Request to http:\/\/127\.0\.0\.1:1\/p\.tar\.gz failed: .*Requests to port 1 are blocked$/,
+  );
+  assert.equal(lines.filter((l) => l.startsWith("WARNING")).length, 0, lines.join("\n"));
+});
+
+Deno.test("fetchProject() of an archive URL that never answers times out after MLFLOW_HTTP_REQUEST_TIMEOUT, per attempt", async () => {
+  const { fetchProject } = await import("../lib/fetch_project.ts");
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) held.push(conn);
+    } catch { /* closed */ }
+  })();
+  const lines: string[] = [];
+  try {
+    await assert.rejects(
+      fetchProject(`http://127.0.0.1:${port}/p.zip`, {
+        env: {
+          MLFLOW_HTTP_REQUEST_TIMEOUT: "0.3",
+          MLFLOW_HTTP_REQUEST_MAX_RETRIES: "1",
+          MLFLOW_HTTP_REQUEST_BACKOFF_JITTER: "0",
+        },
+        reporter: { log: (level, message) => lines.push(`${level} ${message}`) },
+      }),
+      (e: Error) =>
+        e.message ===
+          `Unable to retrieve ZIP file. Reason: Request to http://127.0.0.1:${port}/p.zip failed: timed out after 0.3 s`,
+    );
+  } finally {
+    listener.close();
+    await accepting;
+    for (const c of held) c.close();
+  }
+  assert.equal(held.length, 2);
+  assert.match(
+    lines[1]!,
+    /^WARNING Retrying http:\/\/127\.0\.0\.1:\d+\/p\.zip in 0\.0 s \(retry 1 of 1\): Request to .* failed: timed out after 0\.3 s$/,
+  );
+});

@@ -340,6 +340,7 @@ Deno.test("run --json prints one JSON object and sends the child's stdout to std
   assert.deepEqual(Object.keys(obj).sort(), [
     "env_manager",
     "experiment_id",
+    "mlflow_version",
     "run_id",
     "status",
     "tracking_uri",
@@ -395,6 +396,8 @@ Deno.test("run uses ./mlruns when it holds experiments and hands the child the f
 Deno.test("run makes a relative MLFLOW_TRACKING_URI absolute for the child", async () => {
   await using tmp = await tempDir();
   const project = await makeProject(tmp.path);
+  // The database's directory must exist (mlproject does not create it).
+  await Deno.mkdir(join(tmp.path, "sub"));
   const out = await runCli([
     "run",
     project,

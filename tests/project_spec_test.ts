@@ -532,3 +532,146 @@ Deno.test("loadProject() refuses a parameter spec that is a list", async () => {
     `Invalid MLproject file '${dir.path}/MLproject': parameter 'entry_points.main.parameters.alpha' must be a type name or a mapping with 'type' and 'default', got '['float', 1]'`,
   );
 });
+
+for (
+  const [value, type, shown] of [
+    ["[echo, hi]", "list", "['echo', 'hi']"],
+    ["42", "int", "42"],
+    ["1.5", "float", "1.5"],
+    ["yes", "bool", "True"],
+    ["{a: 1}", "dict", "{'a': 1}"],
+    ["2024-01-01", "date", "2024-01-01"],
+  ]
+) {
+  Deno.test(`loadProject() refuses a ${type} command (command: ${value}) naming file, entry point and type`, async () => {
+    await using dir = await tempDir();
+    await writeFiles(dir.path, { MLproject: `entry_points:\n  fit:\n    command: ${value}\n` });
+    throwsExactly(
+      () => loadProject(dir.path),
+      `Invalid MLproject file '${dir.path}/MLproject': field 'command' of entry point 'fit' must be a string, got ${type} '${shown}'`,
+    );
+  });
+}
+
+Deno.test("loadProject() refuses a 5 MB command with the 126 KiB cap (E2BIG otherwise)", async () => {
+  await using dir = await tempDir();
+  const command = "echo " + "x".repeat(5 * 1024 * 1024);
+  await writeFiles(dir.path, { MLproject: `entry_points:\n  main:\n    command: ${command}\n` });
+  const message = errorOf(() => loadProject(dir.path));
+  assert.match(
+    message,
+    /field 'command' of entry point 'main' is 5242885 bytes, over the 126 KiB limit/,
+  );
+});
+
+Deno.test("loadProject() accepts a command just under the cap", async () => {
+  await using dir = await tempDir();
+  const command = "echo " + "x".repeat(126 * 1024 - 5);
+  await writeFiles(dir.path, { MLproject: `entry_points:\n  main:\n    command: ${command}\n` });
+  assert.equal(loadProject(dir.path).entryPoints.get("main")!.command, command);
+});
+
+Deno.test("loadProject() refuses non-UTF-8 bytes naming the byte and its offset", async () => {
+  await using dir = await tempDir();
+  await Deno.writeFile(
+    `${dir.path}/MLproject`,
+    new Uint8Array([...new TextEncoder().encode("name: caf"), 0xe9, 0x0a]),
+  );
+  throwsExactly(
+    () => loadProject(dir.path),
+    `Cannot read MLproject file '${dir.path}/MLproject': it is not valid UTF-8 (byte 0xe9 at offset 9)`,
+  );
+});
+
+Deno.test("loadProject() keeps errors about keys holding line breaks on one line", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, {
+    MLproject: 'entry_points:\n  "bad\\nname": 1\n',
+  });
+  assert.match(
+    errorOf(() => loadProject(dir.path)),
+    /entry point 'entry_points\.bad\\nname' must be a mapping/,
+  );
+  await writeFiles(dir.path, {
+    MLproject: 'entry_points:\n  main:\n    command: "echo {a\\nb}"\n',
+  });
+  const ep = loadProject(dir.path).entryPoints.get("main")!;
+  assert.throws(() => ep.renderCommand(ep.computeParameters({})), (e: unknown) => {
+    assert.ok(e instanceof ExecutionException);
+    assert.match(e.message, /uses '\{a\\nb\}'/);
+    assert.ok(!e.message.includes("\n"));
+    return true;
+  });
+});
+
+Deno.test("loadProject() refuses a YAML alias bomb and a recursive alias naming the file", async () => {
+  await using dir = await tempDir();
+  let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+  for (let i = 1; i < 9; i++) bomb += `a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(", ")}]\n`;
+  await writeFiles(dir.path, { MLproject: bomb });
+  assert.match(
+    errorOf(() => loadProject(dir.path)),
+    new RegExp(`^Cannot parse MLproject file '${dir.path}/MLproject': more than 1000000 nodes`),
+  );
+  await writeFiles(dir.path, { MLproject: "a: &a [*a]\n" });
+  assert.match(
+    errorOf(() => loadProject(dir.path)),
+    /^Cannot parse MLproject file '.*\/MLproject': recursive alias '\*a'/,
+  );
+});
+
+for (const target of ["/dev/zero", "/dev/null"]) {
+  Deno.test(`loadProject() refuses an MLproject that is a symlink to ${target} without reading it`, async () => {
+    await using dir = await tempDir();
+    await Deno.symlink(target, `${dir.path}/MLproject`);
+    throwsExactly(
+      () => loadProject(dir.path),
+      `Cannot read MLproject file '${dir.path}/MLproject': it is a character device, not a regular file`,
+    );
+  });
+}
+
+Deno.test("loadProject() refuses a FIFO MLproject at once (no writer needed)", async () => {
+  await using dir = await tempDir();
+  const mk = await new Deno.Command("mkfifo", { args: [`${dir.path}/MLproject`] }).output();
+  assert.ok(mk.success);
+  throwsExactly(
+    () => loadProject(dir.path),
+    `Cannot read MLproject file '${dir.path}/MLproject': it is a FIFO, not a regular file`,
+  );
+});
+
+Deno.test("loadProject() refuses an MLproject symlink loop naming the file", async () => {
+  await using dir = await tempDir();
+  await Deno.symlink("MLproject", `${dir.path}/MLproject`);
+  throwsExactly(
+    () => loadProject(dir.path),
+    `Cannot read MLproject file '${dir.path}/MLproject': too many levels of symbolic links (a symlink loop?)`,
+  );
+});
+
+Deno.test("loadProject() refuses an MLproject over 10 MiB", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, { MLproject: `name: x\n#${"x".repeat(10 * 1024 * 1024)}\n` });
+  throwsExactly(
+    () => loadProject(dir.path),
+    `Cannot read MLproject file '${dir.path}/MLproject': it is 10485770 bytes, over the 10 MiB limit for this kind of file`,
+  );
+});
+
+Deno.test("renderCommand() refuses a command that parameters make longer than 126 KiB (a 20 MB value)", async () => {
+  await using dir = await tempDir();
+  await writeFiles(dir.path, {
+    MLproject: "entry_points:\n  main:\n    parameters: {x: string}\n    command: echo {x}\n",
+  });
+  const ep = loadProject(dir.path).entryPoints.get("main")!;
+  const values = ep.computeParameters({ x: "y".repeat(20 * 1024 * 1024) });
+  assert.throws(() => ep.renderCommand(values), (e: unknown) => {
+    assert.ok(e instanceof ExecutionException);
+    assert.equal(
+      e.message,
+      "The command of entry point 'main' is 20971525 bytes with its parameters, over the 126 KiB limit (Linux refuses a longer argument to bash -c)",
+    );
+    return true;
+  });
+});

@@ -7,6 +7,7 @@ import {
   pyStr,
   type PyValue,
   resolvePlainScalar,
+  YamlLimitError,
   YamlSyntaxError,
 } from "../lib/python_yaml.ts";
 import { FIXTURES } from "./_helpers/cli.ts";
@@ -273,4 +274,75 @@ Deno.test("pyRepr() quotes strings like Python repr()", () => {
   assert.equal(pyRepr("a\\b"), "'a\\\\b'");
   assert.equal(pyRepr(true), "True");
   assert.equal(pyRepr(null), "None");
+});
+
+function laughs(levels: number, width: number): string {
+  let text = `a0: &a0 [${Array(width).fill("lol").join(", ")}]\n`;
+  for (let i = 1; i < levels; i++) {
+    text += `a${i}: &a${i} [${Array(width).fill(`*a${i - 1}`).join(", ")}]\n`;
+  }
+  return text;
+}
+
+function refuses(text: string, pattern: RegExp): void {
+  assert.throws(() => parsePythonYaml(text), (e: unknown) => {
+    assert.ok(e instanceof YamlLimitError, `expected YamlLimitError, got ${e}`);
+    assert.match(e.message, pattern);
+    assert.ok(!e.message.includes("\n"), "one line");
+    return true;
+  });
+}
+
+Deno.test("parsePythonYaml() refuses a billion-laughs alias bomb (9 anchors x 9 aliases) by node count", () => {
+  refuses(laughs(9, 9), /more than 1000000 nodes once aliases are expanded/);
+});
+
+Deno.test("parsePythonYaml() keeps shared aliases below the node limit and reads them like PyYAML", () => {
+  const doc = parsePythonYaml(laughs(4, 9)) as Record<string, PyValue[]>;
+  assert.equal((doc.a3 as PyValue[][]).length, 9);
+  assert.equal(pyStr(doc.a1!).split("lol").length - 1, 81);
+});
+
+Deno.test("parsePythonYaml() refuses more than 10000 aliases", () => {
+  refuses(`a: &a x\nb: [${Array(10_001).fill("*a").join(", ")}]\n`, /more than 10000 aliases/);
+});
+
+Deno.test("parsePythonYaml() refuses a recursive alias (a: &a [*a]) naming it", () => {
+  refuses("a: &a [*a]\n", /recursive alias '\*a'/);
+  refuses("a: &m {b: *m}\n", /recursive alias '\*m'/);
+});
+
+Deno.test("parsePythonYaml() refuses nesting 50-100k deep with a named limit, not a stack overflow", () => {
+  refuses("a: " + "[".repeat(100_000) + "]".repeat(100_000), /nesting is deeper than 1000 levels/);
+  refuses("- ".repeat(50_000) + "x\n", /nesting is deeper than 1000 levels/);
+  refuses("{a: ".repeat(50_000) + "}".repeat(50_000), /nesting is deeper than 1000 levels/);
+  assert.ok(parsePythonYaml("- ".repeat(900) + "x\n") !== null);
+});
+
+Deno.test("parsePythonYaml() drops no newline PyYAML keeps and adds none: block scalar at end of file", () => {
+  assert.deepEqual(parsePythonYaml("command: |\n  python train.py"), {
+    command: "python train.py",
+  });
+  assert.deepEqual(parsePythonYaml("command: |\n  python train.py\n"), {
+    command: "python train.py\n",
+  });
+  assert.deepEqual(parsePythonYaml("d: >\n  hello\n  world"), { d: "hello world" });
+  assert.deepEqual(parsePythonYaml("d: |+\n  a\n  "), { d: "a\n" });
+});
+
+Deno.test("parsePythonYaml() folds the blanks before a line break in quoted scalars (js-yaml#307)", () => {
+  assert.deepEqual(parsePythonYaml('c: "python train.py \n  --seed 1"\n'), {
+    c: "python train.py --seed 1",
+  });
+  assert.deepEqual(parsePythonYaml('d: "hello \t\n world"\n'), { d: "hello world" });
+  assert.deepEqual(parsePythonYaml("d: 'hello  \n\n  world'\n"), { d: "hello\nworld" });
+  assert.deepEqual(parsePythonYaml('a: &x "p \n q"\nb: *x\n'), { a: "p q", b: "p q" });
+});
+
+Deno.test("parsePythonYaml() refuses a bare '=' value as PyYAML does, and merges '<<' keys", () => {
+  assert.throws(() => parsePythonYaml("a: =\n"), YamlSyntaxError);
+  assert.deepEqual(
+    pyStr(parsePythonYaml("b: &b {x: 1, y: 2}\nd:\n  <<: *b\n  y: 3\n")),
+    "{'b': {'x': 1, 'y': 2}, 'd': {'x': 1, 'y': 3}}",
+  );
 });

@@ -11,6 +11,7 @@ import { type Reporter, SILENT_REPORTER } from "../output.ts";
 import { dirname, join } from "../paths.ts";
 import { runCommand } from "../run_command.ts";
 import { shellQuote } from "../shell_quote.ts";
+import { readUserFile } from "../user_file.ts";
 import { runStep } from "./_install.ts";
 import { which } from "./_which.ts";
 import { withCacheLock } from "./env_cache.ts";
@@ -23,6 +24,8 @@ export interface CondaEnvironment {
   existed: boolean;
   /** The activation prefix, joined to the command with ` && `. */
   activation: string;
+  /** The env's directory as `conda env list` reports it (`undefined` if it does not list it). */
+  prefix: string | undefined;
 }
 
 /**
@@ -88,12 +91,24 @@ export function condaActivation(name: string, env: Record<string, string>): stri
   return `source ${shellQuote(condaBinExecutable("activate", env))} ${name} 1>&2`;
 }
 
+function prefixNamed(prefixes: string[], name: string): string | undefined {
+  return prefixes.find((p) => p.slice(p.lastIndexOf("/") + 1) === name);
+}
+
 function resolvable(executable: string, env: Record<string, string>): string | undefined {
   return which(executable, { path: env.PATH });
 }
 
-async function condaEnvNames(conda: string, env: Record<string, string>): Promise<string[]> {
-  const out = await runCommand(conda, ["env", "list", "--json"], { env });
+/** The env directories `conda env list --json` reports. */
+async function condaEnvPrefixes(
+  conda: string,
+  env: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const out = await runCommand(conda, ["env", "list", "--json"], {
+    env,
+    ...(signal !== undefined ? { signal } : {}),
+  });
   if (!out.success) {
     throw new ExecutionException(
       `'${conda} env list --json' exited with code ${out.code}: ${
@@ -104,9 +119,7 @@ async function condaEnvNames(conda: string, env: Record<string, string>): Promis
   try {
     const parsed = JSON.parse(out.stdout) as { envs?: unknown };
     const envs = Array.isArray(parsed.envs) ? parsed.envs : [];
-    return envs.map((p) => String(p).replace(/\/+$/, "")).map((p) =>
-      p.slice(p.lastIndexOf("/") + 1)
-    );
+    return envs.map((p) => String(p).replace(/\/+$/, ""));
   } catch {
     throw new ExecutionException(`'${conda} env list --json' did not print JSON`);
   }
@@ -147,20 +160,14 @@ export async function prepareConda(
       `You have set the env variable MLFLOW_CONDA_CREATE_ENV_CMD, but ${createPath} does not exist or it is not working properly. Note that ${createPath} and the conda executable need to be in the same conda environment. You can change the search path bymodifying the env variable MLFLOW_CONDA_HOME`,
     );
   }
-  let text: string;
-  try {
-    text = await Deno.readTextFile(condaYaml);
-  } catch (e) {
-    throw new ExecutionException(
-      `Cannot read conda environment file '${condaYaml}': ${e instanceof Error ? e.message : e}`,
-    );
-  }
+  const text = await readUserFile(condaYaml, { label: "conda environment file" });
   const name = await condaEnvName(text);
   const activation = condaActivation(name, env);
   return await withCacheLock(name, { env }, async () => {
-    if ((await condaEnvNames(conda, env)).includes(name)) {
+    const existing = prefixNamed(await condaEnvPrefixes(conda, env, options.signal), name);
+    if (existing !== undefined) {
       reporter.log("INFO", `Conda environment ${name} already exists.`);
-      return { name, existed: true, activation };
+      return { name, existed: true, activation, prefix: existing };
     }
     reporter.log("INFO", `=== Creating conda environment ${name} ===`);
     try {
@@ -179,8 +186,8 @@ export async function prepareConda(
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
       });
     } catch (e) {
-      const names = await condaEnvNames(conda, env).catch(() => [] as string[]);
-      if (names.includes(name)) {
+      const prefixes = await condaEnvPrefixes(conda, env).catch(() => [] as string[]);
+      if (prefixNamed(prefixes, name) !== undefined) {
         reporter.log(
           "WARNING",
           `Encountered unexpected error while creating conda environment. Removing ${name}.`,
@@ -196,6 +203,8 @@ export async function prepareConda(
       }
       throw e;
     }
-    return { name, existed: false, activation };
+    // Where conda put it (its first writable envs dir): ask rather than guess.
+    const prefixes = await condaEnvPrefixes(conda, env).catch(() => [] as string[]);
+    return { name, existed: false, activation, prefix: prefixNamed(prefixes, name) };
   });
 }

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { ExecutionException } from "../errors.ts";
+import { escapeForMessage, ExecutionException } from "../errors.ts";
 import { dirname, fileUrlToPath, join, resolve } from "../paths.ts";
 import type { ProjectSpec } from "../project_spec.ts";
+import { readUserFile, readUserFileSync, type UserFileError } from "../user_file.ts";
 import {
   isPyDict,
   parsePythonYaml,
@@ -43,14 +44,7 @@ export interface ResolvedRequirements {
 }
 
 function readYaml(path: string): PyValue {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch (e) {
-    throw new ExecutionException(
-      `Cannot read environment file '${path}': ${e instanceof Error ? e.message : e}`,
-    );
-  }
+  const text = readUserFileSync(path, { label: "environment file" });
   try {
     return parsePythonYaml(text);
   } catch (e) {
@@ -269,7 +263,7 @@ async function fingerprintLocalRequirement(
   }
   if (editable) {
     for (const name of PACKAGING_FILES) {
-      const text = await Deno.readTextFile(join(path, name)).catch(() => undefined);
+      const text = await readUserFile(join(path, name)).catch(() => undefined);
       if (text !== undefined) fingerprint.push(`editable ${join(path, name)}`, text);
     }
     return;
@@ -319,12 +313,12 @@ async function expand(
     seen.add(path);
     let text: string;
     try {
-      text = await Deno.readTextFile(path);
+      text = await readUserFile(path);
     } catch (e) {
       throw new ExecutionException(
-        `Cannot read '${target}' referenced by '${trimmed}' in ${origin}: ${
-          e instanceof Deno.errors.NotFound ? "no such file" : e instanceof Error ? e.message : e
-        }`,
+        `Cannot read '${escapeForMessage(target)}' referenced by '${
+          escapeForMessage(trimmed)
+        }' in ${origin}: ${(e as UserFileError).reason ?? e}`,
       );
     }
     fingerprint.push(`${option} ${path}`, text);

@@ -9,6 +9,8 @@ function plainOk(s: string): boolean {
   // deno-lint-ignore no-control-regex
   if (/[\x00-\x1f\x7f]|: |:$| #/.test(s)) return false;
   // Also quote what other YAML readers (1.2 core, npm:yaml in 1.1 mode) would not read as text.
+  // `=` and `<<` are YAML 1.1 value/merge indicators: PyYAML quotes them too.
+  if (s === "=" || s === "<<") return false;
   if (/^[yYnN]$/.test(s) || /^[-+]?(?:\d[\d_]*)?\.?\d*[eE][-+]?\d+$/.test(s)) return false;
   return typeof resolvePlainScalar(s) === "string";
 }

@@ -11,6 +11,7 @@ import { ExecutionException } from "../errors.ts";
 import { basicAuthorization } from "../http_client.ts";
 import { join } from "../paths.ts";
 import { parseIni } from "./_ini.ts";
+import { readUserFileSync } from "../user_file.ts";
 import { booleanSetting, type HostCredentials } from "./host_credentials.ts";
 
 /**
@@ -117,7 +118,7 @@ export function databricksHostCredentials(
   const readProfile = (name: string, required: boolean): DatabricksConfig => {
     let text: string;
     try {
-      text = Deno.readTextFileSync(file);
+      text = readUserFileSync(file);
     } catch {
       if (required) throw failure(uri, `cannot read the config file '${file}'`);
       return {};

@@ -261,7 +261,13 @@ export class FileStore implements TrackingStore {
     );
     const tags = request.tags.filter(([k]) => k !== "mlflow.runName");
     tags.push(["mlflow.runName", request.runName]);
-    await this.logBatch(runId, { tags, params: request.params ?? [] });
+    try {
+      await this.logBatch(runId, { tags, params: request.params ?? [] });
+    } catch (e) {
+      // A run without its tags and params must not stay RUNNING.
+      await this.updateRun(runId, "FAILED", Date.now()).catch(() => {});
+      throw e;
+    }
     return info;
   }
 

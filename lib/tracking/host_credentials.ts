@@ -9,6 +9,7 @@ import { ExecutionException } from "../errors.ts";
 import { basicAuthorization, type TlsFiles } from "../http_client.ts";
 import { join } from "../paths.ts";
 import { parseIni } from "./_ini.ts";
+import { readUserFileSync } from "../user_file.ts";
 
 /** A tracking server's address and credentials. */
 export interface HostCredentials {
@@ -83,7 +84,7 @@ function credentialsFile(env: Record<string, string | undefined>): Map<string, s
   const home = homeDir(env);
   if (home === undefined) return new Map();
   try {
-    return parseIni(Deno.readTextFileSync(join(home, ".mlflow", "credentials"))).get("mlflow") ??
+    return parseIni(readUserFileSync(join(home, ".mlflow", "credentials"))).get("mlflow") ??
       new Map();
   } catch {
     return new Map();

@@ -93,6 +93,15 @@ const STATUS_TO_CODE: Record<number, string> = {
   504: "DEADLINE_EXCEEDED",
 };
 
+const CREATE_RUN = "/api/2.0/mlflow/runs/create";
+
+/** How long ending a run this runner gave up on may take (ms). */
+const ABANDON_TIMEOUT_MS = 20_000;
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** Max params per `log-batch` request (MLflow's `MAX_PARAMS_TAGS_PER_BATCH`). */
 const MAX_PARAMS_PER_BATCH = 100;
 
@@ -130,6 +139,8 @@ export class RestStore implements TrackingStore {
   requestCount = 0;
   readonly #creds: HostCredentials;
   readonly #client: Deno.HttpClient | undefined;
+  /** For requests that must not be sent twice (see `createTlsClient`'s `freshConnections`). */
+  #freshClient: Deno.HttpClient | undefined;
   readonly #retry: Required<HttpRetryOptions>;
   readonly #reporter: Reporter | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -187,10 +198,23 @@ export class RestStore implements TrackingStore {
     method: "GET" | "POST",
     path: string,
     payload: Json = {},
-    options: { signal?: AbortSignal; raw?: boolean } = {},
+    options: { signal?: AbortSignal; retries?: number; once?: boolean } = {},
   ): Promise<Json> {
     const response = await this.request(method, path, payload, options);
-    const text = await response.text();
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (e) {
+      // The connection broke in the middle of the answer.
+      if ((options.signal ?? this.#signal)?.aborted) throw e;
+      throw new RestConnectionError(
+        this.#message(
+          `API request to endpoint ${path.split("?")[0]} failed while reading the answer: ${
+            e instanceof Error ? e.message : e
+          }`,
+        ),
+      );
+    }
     if (response.status === 200) {
       if (text.trim() === "") return {};
       try {
@@ -207,7 +231,12 @@ export class RestStore implements TrackingStore {
         200,
       );
     }
-    throw this.#errorOf(path, response.status, text);
+    throw this.#errorOf(
+      path,
+      response.status,
+      text,
+      (options.retries ?? this.#retry.maxRetries) + 1,
+    );
   }
 
   /**
@@ -216,7 +245,8 @@ export class RestStore implements TrackingStore {
    * @param method HTTP method.
    * @param path Path under the host, possibly with a query string.
    * @param payload Query parameters (GET) or JSON body (POST).
-   * @param options Abort signal.
+   * @param options Abort signal; `retries` replaces the configured number of HTTP retries;
+   *   `once` sends it on a fresh connection, so a lost answer is an error, never a silent resend.
    * @returns The response (any status).
    * @throws {RestConnectionError} When no response could be obtained.
    */
@@ -224,7 +254,7 @@ export class RestStore implements TrackingStore {
     method: "GET" | "POST",
     path: string,
     payload: Json = {},
-    options: { signal?: AbortSignal } = {},
+    options: { signal?: AbortSignal; retries?: number; once?: boolean } = {},
   ): Promise<Response> {
     let url = this.#creds.host + path;
     const headers: Record<string, string> = {
@@ -233,6 +263,7 @@ export class RestStore implements TrackingStore {
       Accept: "application/json",
     };
     const init: HttpRequestOptions = { method, headers, ...this.#retry };
+    if (options.retries !== undefined) init.maxRetries = options.retries;
     if (method === "GET") {
       const query = new URLSearchParams();
       for (const [k, v] of Object.entries(payload)) {
@@ -247,7 +278,10 @@ export class RestStore implements TrackingStore {
     }
     const signal = options.signal ?? this.#signal;
     if (signal !== undefined) init.signal = signal;
-    if (this.#client !== undefined) init.client = this.#client;
+    if (options.once) {
+      this.#freshClient ??= createTlsClient(this.#creds.tls, { freshConnections: true });
+      init.client = this.#freshClient!;
+    } else if (this.#client !== undefined) init.client = this.#client;
     init.onRetry = (attempt, reason) => {
       this.requestCount++;
       this.#reporter?.log(
@@ -285,7 +319,7 @@ export class RestStore implements TrackingStore {
     return this.#message(detail + hint);
   }
 
-  #errorOf(path: string, status: number, text: string): RestError {
+  #errorOf(path: string, status: number, text: string, attempts: number): RestError {
     let code = STATUS_TO_CODE[status] ?? "INTERNAL_ERROR";
     let message: string | undefined;
     try {
@@ -302,7 +336,9 @@ export class RestStore implements TrackingStore {
     if (status === 401 || status === 403) {
       full += ` (authentication failed for ${this.#creds.host}: ${this.#creds.authHint})`;
     }
-    if (status === 429 || status >= 500) full += ` (after ${this.#retry.maxRetries + 1} attempts)`;
+    if (status === 429 || status >= 500) {
+      full += ` (after ${attempts} attempt${attempts === 1 ? "" : "s"})`;
+    }
     return new RestError(this.#message(full), code, status);
   }
 
@@ -388,7 +424,22 @@ export class RestStore implements TrackingStore {
         `Invalid experiment name '${name}': Databricks experiment names are workspace paths such as /Users/<you>/${name}`,
       );
     }
-    const body = await this.call("POST", "/api/2.0/mlflow/experiments/create", { name });
+    let body: Json;
+    const sent = this.requestCount;
+    try {
+      body = await this.call("POST", "/api/2.0/mlflow/experiments/create", { name }, {
+        once: true,
+      });
+    } catch (e) {
+      // An earlier attempt whose answer was lost created it: use it.
+      const retried = this.requestCount - sent > 1;
+      if (!(retried && e instanceof RestError && e.errorCode === "RESOURCE_ALREADY_EXISTS")) {
+        throw e;
+      }
+      const exp = await this.#lookUpName(name);
+      if (exp === undefined) throw e;
+      return exp.experimentId;
+    }
     const id = String(body.experiment_id ?? "");
     if (id === "") {
       throw new ExecutionException(`The server created experiment '${name}' but sent no id`);
@@ -401,9 +452,9 @@ export class RestStore implements TrackingStore {
     for (const [k] of request.tags) validateKey("tag", k);
     for (const [k] of request.params ?? []) validateKey("param", k);
     let experimentId = request.experimentId;
-    let body: Json;
+    let info: RunInfo;
     try {
-      body = await this.#createRun({ ...request, experimentId });
+      info = await this.#createRunOnce({ ...request, experimentId });
     } catch (e) {
       if (!(e instanceof RestError) || !this.#unchecked.has(experimentId)) throw e;
       const name = this.#unchecked.get(experimentId);
@@ -425,32 +476,188 @@ export class RestStore implements TrackingStore {
         this.#reporter?.log("INFO", `'${name}' does not exist. Creating a new experiment`);
         experimentId = await this.createExperiment(name);
       }
-      body = await this.#createRun({ ...request, experimentId });
+      info = await this.#createRunOnce({ ...request, experimentId });
     } finally {
       this.#unchecked.clear();
     }
-    const run = body.run as Json | undefined;
-    const info = toRunInfo(run?.info);
-    if (info === undefined) {
-      throw new ExecutionException("The server's answer to runs/create holds no run");
-    }
     const params = request.params ?? [];
-    for (let i = 0; i < params.length; i += MAX_PARAMS_PER_BATCH) {
-      await this.logBatch(info.runId, { params: params.slice(i, i + MAX_PARAMS_PER_BATCH) });
+    try {
+      for (let i = 0; i < params.length; i += MAX_PARAMS_PER_BATCH) {
+        await this.logBatch(info.runId, { params: params.slice(i, i + MAX_PARAMS_PER_BATCH) });
+      }
+    } catch (e) {
+      // The run exists but is not what was asked for: it must not stay RUNNING.
+      await this.#abandonRun(
+        info.runId,
+        this.#signal?.aborted ? "KILLED" : "FAILED",
+        "its params could not be logged",
+      );
+      throw e;
     }
     return info;
   }
 
-  #createRun(request: CreateRunRequest): Promise<Json> {
+  /**
+   * `runs/create` without duplicates: an attempt whose answer is lost or unreadable (no answer,
+   * a 5xx, a garbled body) may still have created the run, so before trying again the run is
+   * looked for (same experiment, start time, name and tags); one found is used, and any extra
+   * run an earlier attempt created after all is ended FAILED.
+   */
+  async #createRunOnce(request: CreateRunRequest): Promise<RunInfo> {
     const tags = request.tags.filter(([k]) => k !== "mlflow.runName");
     tags.push(["mlflow.runName", request.runName]);
-    return this.call("POST", "/api/2.0/mlflow/runs/create", {
-      experiment_id: request.experimentId,
-      user_id: request.userId,
-      start_time: request.startTime,
+    const payload = {
+      "experiment_id": request.experimentId,
+      "user_id": request.userId,
+      "start_time": request.startTime,
       tags: tags.map(([key, value]) => ({ key, value })),
-      run_name: request.runName,
-    });
+      "run_name": request.runName,
+    };
+    const maxRetries = this.#retry.maxRetries;
+    let last: unknown;
+    let unsure = false;
+    for (let attempt = 0; attempt <= maxRetries; attempt++) {
+      if (attempt > 0) {
+        this.#reporter?.log(
+          "WARNING",
+          this.#message(
+            `Retrying POST ${CREATE_RUN} (retry ${attempt} of ${maxRetries}): ${errorText(last)}`,
+          ),
+        );
+        const base = attempt === 1
+          ? 0
+          : Math.min(120, this.#retry.backoffFactor * 2 ** (attempt - 1)) * 1000;
+        await sleep(base + Math.random() * this.#retry.backoffJitter * 1000, this.#signal);
+      }
+      try {
+        const body = await this.call("POST", CREATE_RUN, payload, { retries: 0, once: true });
+        const info = toRunInfo((body.run as Json | undefined)?.info);
+        if (info === undefined) {
+          throw new RestError(
+            "The server's answer to runs/create holds no run",
+            "INTERNAL_ERROR",
+            200,
+          );
+        }
+        if (unsure) await this.#endDuplicates(request, info.runId);
+        return info;
+      } catch (e) {
+        if (this.#signal?.aborted) {
+          // Interrupted while the server may have been creating the run.
+          await this.#endDuplicates(request, undefined, "KILLED");
+          throw e;
+        }
+        const ambiguous = isTransientError(e) ||
+          (e instanceof RestError && (e.httpStatus === 200 || e.httpStatus === 408));
+        if (!ambiguous) throw e;
+        last = e;
+        unsure = true;
+      }
+      let found: RunInfo[];
+      try {
+        found = await this.#findCreated(request);
+      } catch (e) {
+        throw new ExecutionException(
+          this.#message(
+            `${
+              errorText(last)
+            }; and asking the server whether runs/create created the run anyway failed: ${
+              errorText(e)
+            }. A run named '${request.runName}' may be left RUNNING in experiment ${request.experimentId}`,
+          ),
+        );
+      }
+      if (found.length > 0) {
+        this.#reporter?.log(
+          "WARNING",
+          this.#message(
+            `runs/create failed (${errorText(last)}), but the server had created run '${
+              found[0]!.runId
+            }': using it`,
+          ),
+        );
+        await this.#endDuplicates(request, found[0]!.runId);
+        return found[0]!;
+      }
+    }
+    throw last;
+  }
+
+  /** RUNNING runs that look like the ones `request` creates (newest attempt last). */
+  async #findCreated(request: CreateRunRequest, signal?: AbortSignal): Promise<RunInfo[]> {
+    const body = await this.call("POST", "/api/2.0/mlflow/runs/search", {
+      experiment_ids: [request.experimentId],
+      filter: `attributes.start_time = ${request.startTime}`,
+      max_results: 100,
+    }, signal !== undefined ? { signal } : {});
+    const wanted = request.tags.filter(([k]) => k !== "mlflow.user" && k !== "mlflow.runName");
+    const found: RunInfo[] = [];
+    for (const run of Array.isArray(body.runs) ? body.runs as Json[] : []) {
+      const info = toRunInfo(run.info);
+      if (info === undefined || info.status !== "RUNNING") continue;
+      if (info.runName !== request.runName || info.startTime !== request.startTime) continue;
+      const data = (run.data ?? {}) as Json;
+      const tags = new Map<string, string>();
+      for (const t of Array.isArray(data.tags) ? data.tags as Json[] : []) {
+        tags.set(String(t.key), String(t.value));
+      }
+      if (wanted.every(([k, v]) => tags.get(k) === v)) found.push(info);
+    }
+    return found;
+  }
+
+  /** Ends (`status`) the runs an earlier `runs/create` attempt created, except `keep`. */
+  async #endDuplicates(
+    request: CreateRunRequest,
+    keep: string | undefined,
+    status: RunStatus = "FAILED",
+  ): Promise<void> {
+    let found: RunInfo[];
+    try {
+      found = await this.#findCreated(request, AbortSignal.timeout(ABANDON_TIMEOUT_MS));
+    } catch (e) {
+      this.#reporter?.log(
+        "WARNING",
+        this.#message(
+          `Could not check for a duplicate of run '${keep ?? request.runName}': ${errorText(e)}`,
+        ),
+      );
+      return;
+    }
+    for (const run of found) {
+      if (run.runId === keep) continue;
+      await this.#abandonRun(
+        run.runId,
+        status,
+        "a duplicate, created by an earlier runs/create attempt whose answer was lost",
+      );
+    }
+  }
+
+  /**
+   * Ends a run this runner created and gave up on, with a few bounded attempts: after an
+   * interrupt too, and without waiting long for a server that is down.
+   */
+  async #abandonRun(runId: string, status: RunStatus, why: string): Promise<void> {
+    try {
+      await this.call("POST", "/api/2.0/mlflow/runs/update", {
+        run_uuid: runId,
+        run_id: runId,
+        status,
+        end_time: Date.now(),
+      }, {
+        signal: AbortSignal.timeout(ABANDON_TIMEOUT_MS),
+        retries: Math.min(2, this.#retry.maxRetries),
+      });
+      this.#reporter?.log("WARNING", `Ended run '${runId}' ${status}: ${why}`);
+    } catch (e) {
+      this.#reporter?.log(
+        "WARNING",
+        this.#message(
+          `Could not end run '${runId}' ${status}: ${errorText(e)}; it may still show RUNNING`,
+        ),
+      );
+    }
   }
 
   async getRun(
@@ -550,6 +757,8 @@ export class RestStore implements TrackingStore {
 
   close(): void {
     this.#client?.close();
+    this.#freshClient?.close();
+    this.#freshClient = undefined;
   }
 }
 

@@ -1,20 +1,34 @@
 /**
- * MLflow's SQL tracking schema in a SQLite file, through `node:sqlite`. Existing databases of any
- * MLflow 2.x/3.x revision are used as they are (only the columns present are written); a new
- * database gets the schema of {@linkcode MLFLOW_SCHEMA_RELEASE} so that MLflow opens it without
- * a migration. WAL mode and a busy timeout let the child's MLflow write to the same file.
+ * MLflow's SQL tracking schema in a SQLite file, through `node:sqlite`.
+ *
+ * A new database gets exactly the schema (alembic head and DDL) of the MLflow the child will
+ * import, so that this MLflow opens it without a migration; an MLflow newer than the schema data
+ * creates the database itself. An existing database whose revision that MLflow would refuse is
+ * refused before anything is written (or, with `upgradeDb`, backed up and upgraded by that
+ * MLflow's own CLI). Existing databases are otherwise used as they are (only the columns present
+ * are written). WAL mode and a busy timeout let the child's MLflow write to the same file.
  *
  * @module
  */
 import { dirname, join } from "../paths.ts";
 import { DatabaseSync } from "node:sqlite";
 import { ExecutionException } from "../errors.ts";
+import { type Reporter, SILENT_REPORTER } from "../output.ts";
+import { runCommand } from "../run_command.ts";
+import { sleep } from "../sleep.ts";
 import { validateKey } from "./validation.ts";
 import {
-  MLFLOW_SCHEMA_DDL,
-  MLFLOW_SCHEMA_RELEASE,
-  MLFLOW_SCHEMA_REVISION,
-} from "./_sqlite_schema.ts";
+  compareMlflowVersions,
+  compareRevisions,
+  describeRevision,
+  headRevisionForVersion,
+  NEWEST_KNOWN_RELEASE,
+  readMigrationChain,
+  releasesWithRevision,
+  schemaForRevision,
+  schemaForVersion,
+  type SqliteSchema,
+} from "./sqlite_schema.ts";
 import type {
   CreateRunRequest,
   Experiment,
@@ -23,11 +37,71 @@ import type {
   TrackingStore,
 } from "./tracking_store.ts";
 
-export { MLFLOW_SCHEMA_RELEASE, MLFLOW_SCHEMA_REVISION };
-
 type Row = Record<string, unknown>;
 
 const BUSY_TIMEOUT_MS = 30_000;
+
+/** The MLflow installation the child will import (found without starting Python). */
+export interface MlflowInstallation {
+  /** Its version (`mlflow` or `mlflow-skinny` distribution metadata), e.g. `2.17.2`. */
+  version: string;
+  /** The interpreter that imports it. */
+  python: string;
+  /** The site-packages directory that holds its `mlflow/` package. */
+  sitePackages: string;
+}
+
+/** Options of {@linkcode SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * The MLflow the child will import: a new database gets its schema, and an existing one whose
+   * revision it would refuse is refused. Without it, a new database gets the newest known schema
+   * and an existing one is not checked.
+   */
+  mlflow?: MlflowInstallation;
+  /**
+   * Upgrade an existing database that is older than `mlflow` expects: back it up to
+   * `<db>.<timestamp>.bak`, then run `<python> -m mlflow db upgrade`.
+   */
+  upgradeDb?: boolean;
+  /** Receives progress lines (creating with MLflow, backup path, upgrade). */
+  reporter?: Reporter;
+}
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function isBusy(e: unknown): boolean {
+  return /database (table )?is locked|SQLITE_BUSY|SQLITE_LOCKED/i.test(message(e));
+}
+
+/** Runs `fn`, retrying while SQLite reports the database busy, until `deadline` (epoch ms). */
+async function retryBusy<T>(fn: () => T, deadline: number): Promise<T> {
+  for (let wait = 5;; wait = Math.min(wait * 2, 200)) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!isBusy(e) || Date.now() + wait > deadline) throw e;
+    }
+    await sleep(wait + Math.floor(Math.random() * wait));
+  }
+}
+
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").filter((l) => l.trim() !== "").pop() ?? "";
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+}
+
+/** Where a database stands against the revision the child's MLflow expects. */
+type Standing = "older" | "newer";
 
 /** A SQLite tracking database. */
 export class SqliteStore implements TrackingStore {
@@ -37,33 +111,97 @@ export class SqliteStore implements TrackingStore {
   readonly #path: string;
   readonly #columns = new Map<string, Set<string>>();
 
+  private constructor(path: string, db: DatabaseSync) {
+    this.#path = path;
+    this.#db = db;
+    this.uri = `sqlite:///${path}`;
+  }
+
   /**
-   * Opens the database at an absolute path, creating it with MLflow's schema when it is new.
+   * Opens the database at an absolute path, creating it when it is new with the schema of
+   * `options.mlflow` (the newest known schema without it). The directory must exist.
+   *
+   * @param path Absolute path of the database file.
+   * @param options The child's MLflow, `upgradeDb`, `reporter`.
+   * @returns The open store.
+   * @throws {ExecutionException} When the directory is missing, the file is not an MLflow
+   * database, or its schema revision is not the one `options.mlflow` expects (and `upgradeDb`
+   * is not set or cannot help).
    *
    * @example
    * ```ts ignore
    * import { SqliteStore } from "./sqlite_store.ts";
-   * const store = new SqliteStore("/tmp/mlflow.db");
+   * const store = await SqliteStore.open("/tmp/mlflow.db");
    * await store.findExperiment({ id: "0" });
    * store.close();
    * ```
    */
-  constructor(path: string) {
-    this.#path = path;
-    this.uri = `sqlite:///${path}`;
-    Deno.mkdirSync(dirname(path), { recursive: true });
-    try {
-      this.#db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
-      this.#db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      this.#db.exec("PRAGMA journal_mode = WAL");
-      // In WAL mode NORMAL still never corrupts the database; it only skips an fsync per commit.
-      this.#db.exec("PRAGMA synchronous = NORMAL");
-    } catch (e) {
-      throw new ExecutionException(
-        `Cannot open tracking database '${path}': ${e instanceof Error ? e.message : e}`,
+  static async open(path: string, options: SqliteStoreOptions = {}): Promise<SqliteStore> {
+    const reporter = options.reporter ?? SILENT_REPORTER;
+    const deadline = Date.now() + BUSY_TIMEOUT_MS;
+    checkDirectory(path);
+    const mlflow = options.mlflow;
+    const expected = mlflow === undefined ? undefined : await expectedRevision(mlflow);
+
+    if (mlflow !== undefined && !hasContent(path) && needsMlflowToCreate(mlflow, expected)) {
+      reporter.log(
+        "INFO",
+        `Creating tracking database '${path}' with MLflow ${mlflow.version} itself (mlproject knows the schemas of MLflow up to ${NEWEST_KNOWN_RELEASE})`,
       );
+      await createWithMlflow(path, mlflow);
     }
-    this.#initialize();
+
+    let db = openConnection(path);
+    try {
+      // Everything that can refuse the file happens before anything is written to it.
+      const current = await retryBusy(() => readRevision(db, path), deadline);
+      if (mlflow !== undefined && expected !== undefined) {
+        if (current !== undefined && current.revision !== expected) {
+          const standing = await compareToExpected(current.revision, expected, mlflow);
+          if (options.upgradeDb !== true || standing === "newer") {
+            throw mismatchError(path, current.revision, expected, mlflow, standing, options);
+          }
+          db = await upgrade(db, path, current.revision, expected, mlflow, reporter);
+        }
+      }
+      // WAL lets the child's MLflow write while we hold the file open; switch once, and retry
+      // the switch while another process holds the lock (it needs an exclusive one).
+      const mode = await retryBusy(
+        () => String((db.prepare("PRAGMA journal_mode").get() as Row).journal_mode),
+        deadline,
+      );
+      let wal = mode.toLowerCase() === "wal";
+      if (!wal) {
+        try {
+          const now = await retryBusy(
+            () => String((db.prepare("PRAGMA journal_mode = WAL").get() as Row).journal_mode),
+            deadline,
+          );
+          wal = now.toLowerCase() === "wal";
+        } catch (e) {
+          // Held busy for the whole timeout: go on in the file's journal mode (writes still
+          // wait for the lock) rather than fail the run.
+          if (!isBusy(e)) throw e;
+          reporter.log(
+            "WARNING",
+            `Tracking database '${path}' stays in ${mode} journal mode: another process held it locked for ${
+              BUSY_TIMEOUT_MS / 1000
+            } s`,
+          );
+        }
+      }
+      // In WAL mode NORMAL still never corrupts the database; it only skips an fsync per commit.
+      if (wal) db.exec("PRAGMA synchronous = NORMAL");
+      const store = new SqliteStore(path, db);
+      const schema = (expected !== undefined ? schemaForRevision(expected) : undefined) ??
+        schemaForVersion(NEWEST_KNOWN_RELEASE)!;
+      await retryBusy(() => store.#initialize(schema), deadline);
+      return store;
+    } catch (e) {
+      if (db.isOpen) db.close();
+      if (e instanceof ExecutionException) throw e;
+      throw new ExecutionException(`Cannot open tracking database '${path}': ${message(e)}`);
+    }
   }
 
   #tableNames(): string[] {
@@ -71,21 +209,24 @@ export class SqliteStore implements TrackingStore {
       .map((r) => String((r as Row).name));
   }
 
-  #initialize(): void {
+  #initialize(schema: SqliteSchema): void {
     let tables = this.#tableNames();
     if (tables.length === 0) {
       // Check again under the write lock: a concurrent runner may have created the schema.
       this.#transaction(() => {
         tables = this.#tableNames();
         if (tables.length > 0) return;
-        for (const ddl of MLFLOW_SCHEMA_DDL) this.#db.exec(ddl);
+        this.#db.exec(schema.ddl.join(";\n"));
         this.#db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)")
-          .run(MLFLOW_SCHEMA_REVISION);
+          .run(schema.revision);
         const now = Date.now();
         this.#insert("experiments", {
           experiment_id: 0,
           name: "Default",
-          artifact_location: join(dirname(this.#path), "mlruns", "0"),
+          artifact_location: schema.defaultArtifactLocation.replaceAll(
+            "{cwd}",
+            dirname(this.#path),
+          ),
           lifecycle_stage: "active",
           creation_time: now,
           last_update_time: now,
@@ -330,4 +471,176 @@ export class SqliteStore implements TrackingStore {
   close(): void {
     if (this.#db.isOpen) this.#db.close();
   }
+}
+
+/** MLflow fails on a database in a missing directory; so do we (and never create it). */
+function checkDirectory(path: string): void {
+  const dir = dirname(path);
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(dir);
+  } catch {
+    throw new ExecutionException(
+      `Cannot open tracking database '${path}': directory '${dir}' does not exist (create it first)`,
+    );
+  }
+  if (!info.isDirectory) {
+    throw new ExecutionException(
+      `Cannot open tracking database '${path}': '${dir}' is not a directory`,
+    );
+  }
+}
+
+function hasContent(path: string): boolean {
+  try {
+    return Deno.statSync(path).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The head revision the child's MLflow expects: from the data, else from its migration files. */
+async function expectedRevision(mlflow: MlflowInstallation): Promise<string | undefined> {
+  return headRevisionForVersion(mlflow.version) ??
+    (await readMigrationChain(mlflow.sitePackages))?.head;
+}
+
+/** A new database needs the child's MLflow to create it when mlproject lacks its schema. */
+function needsMlflowToCreate(mlflow: MlflowInstallation, expected: string | undefined): boolean {
+  if (expected !== undefined) return schemaForRevision(expected) === undefined;
+  return compareMlflowVersions(mlflow.version, NEWEST_KNOWN_RELEASE) > 0;
+}
+
+const CREATE_SCRIPT = [
+  "import sys",
+  "from mlflow.tracking import MlflowClient",
+  'MlflowClient(tracking_uri=sys.argv[1]).get_experiment("0")',
+].join("\n");
+
+async function createWithMlflow(path: string, mlflow: MlflowInstallation): Promise<void> {
+  const out = await runCommand(mlflow.python, ["-c", CREATE_SCRIPT, `sqlite:///${path}`], {
+    cwd: dirname(path),
+  });
+  if (!out.success) {
+    throw new ExecutionException(
+      `MLflow ${mlflow.version} (${mlflow.python}) could not create the tracking database '${path}' (exit ${out.code}): ${
+        lastLine(out.stderr)
+      }`,
+    );
+  }
+}
+
+function openConnection(path: string): DatabaseSync {
+  try {
+    const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return db;
+  } catch (e) {
+    throw new ExecutionException(`Cannot open tracking database '${path}': ${message(e)}`);
+  }
+}
+
+/** The database's `alembic_version`, or `undefined` for a new (empty) database. */
+function readRevision(db: DatabaseSync, path: string): { revision: string } | undefined {
+  const tables = new Set(
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+      .map((r) => String((r as Row).name)),
+  );
+  if (tables.size === 0) return undefined;
+  if (!tables.has("runs") || !tables.has("experiments")) {
+    throw new ExecutionException(
+      `Tracking database '${path}' is not an MLflow database: it has no 'runs' or 'experiments' table`,
+    );
+  }
+  if (!tables.has("alembic_version")) return { revision: "(none)" };
+  const row = db.prepare("SELECT version_num FROM alembic_version").get() as Row | undefined;
+  return { revision: row === undefined ? "(none)" : String(row.version_num) };
+}
+
+/** Whether the database's revision is older or newer than the expected one. */
+async function compareToExpected(
+  current: string,
+  expected: string,
+  mlflow: MlflowInstallation,
+): Promise<Standing> {
+  // The child's own migration chain knows every older revision, including ones of releases
+  // missing from the data; a revision it does not know is newer (or foreign).
+  const chain = await readMigrationChain(mlflow.sitePackages);
+  if (chain !== undefined && chain.head === expected) {
+    return chain.revisions.has(current) || current === "(none)" ? "older" : "newer";
+  }
+  const order = compareRevisions(current, expected);
+  if (order !== undefined) return order < 0 ? "older" : "newer";
+  return current === "(none)" ? "older" : "newer";
+}
+
+function mismatchError(
+  path: string,
+  current: string,
+  expected: string,
+  mlflow: MlflowInstallation,
+  standing: Standing,
+  options: SqliteStoreOptions,
+): ExecutionException {
+  const uri = `sqlite:///${path}`;
+  const head =
+    `Tracking database '${path}' has schema revision ${current} (${describeRevision(current)})` +
+    `, but the project's MLflow ${mlflow.version} expects ${expected}`;
+  if (standing === "older") {
+    return new ExecutionException(
+      `${head}: the database is older and MLflow would refuse it. Back up the file, then run 'mlflow db upgrade ${uri}' with MLflow ${mlflow.version}, or pass --upgrade-db to do both`,
+    );
+  }
+  const first = releasesWithRevision(current)[0];
+  const newer = first !== undefined ? `MLflow ${first} or newer` : "the MLflow that wrote it";
+  const cannot = options.upgradeDb === true ? "--upgrade-db cannot help: " : "";
+  return new ExecutionException(
+    `${head}: the database is newer, and ${cannot}a database cannot be downgraded. Use ${newer} in the project's environment, or another tracking URI`,
+  );
+}
+
+/** Backs the database up, then upgrades it with the child's own MLflow CLI. */
+async function upgrade(
+  db: DatabaseSync,
+  path: string,
+  current: string,
+  expected: string,
+  mlflow: MlflowInstallation,
+  reporter: Reporter,
+): Promise<DatabaseSync> {
+  const backup = `${path}.${timestamp()}.bak`;
+  try {
+    // A consistent copy even when the database has a WAL or another process is writing.
+    db.exec(`VACUUM INTO ${sqlString(backup)}`);
+  } catch (e) {
+    throw new ExecutionException(
+      `Cannot back up tracking database '${path}' to '${backup}': ${message(e)}`,
+    );
+  }
+  db.close();
+  reporter.log("INFO", `Backed up tracking database '${path}' to '${backup}'`);
+  const uri = `sqlite:///${path}`;
+  reporter.log(
+    "INFO",
+    `Upgrading tracking database '${path}' from schema revision ${current} to ${expected} with MLflow ${mlflow.version}: ${mlflow.python} -m mlflow db upgrade ${uri}`,
+  );
+  const out = await runCommand(mlflow.python, ["-m", "mlflow", "db", "upgrade", uri], {
+    cwd: dirname(path),
+  });
+  if (!out.success) {
+    throw new ExecutionException(
+      `'mlflow db upgrade ${uri}' failed (exit ${out.code}): ${
+        lastLine(out.stderr)
+      }; the backup is '${backup}'`,
+    );
+  }
+  const reopened = openConnection(path);
+  const after = readRevision(reopened, path)?.revision;
+  if (after !== expected) {
+    reopened.close();
+    throw new ExecutionException(
+      `'mlflow db upgrade ${uri}' left schema revision ${after} instead of ${expected}; the backup is '${backup}'`,
+    );
+  }
+  return reopened;
 }

@@ -1,15 +1,41 @@
 /**
- * Tracking URI resolution with MLflow ≥ 3.7 rules, and opening the store a URI names.
+ * Tracking URI resolution with the rules of the MLflow the run uses, and opening the store a URI
+ * names.
  *
  * @module
  */
 import { fileUrlToPath, isAbsolute, join, pathToFileUrl, resolve } from "../paths.ts";
 import { ExecutionException } from "../errors.ts";
+import { comparePep440, parsePep440 } from "../pep440.ts";
 import type { Reporter } from "../output.ts";
 import type { TrackingStore } from "./tracking_store.ts";
+import type { MlflowInstallation } from "./sqlite_store.ts";
 
 /** MLflow's default tracking URI since 3.7. */
 export const DEFAULT_TRACKING_URI = "sqlite:///mlflow.db";
+
+/**
+ * The first MLflow whose default store is `sqlite:///mlflow.db` (3.7.0rc0 has the rule; 3.6.0
+ * defaults to `./mlruns`); its development builds are counted with it.
+ */
+export const SQLITE_DEFAULT_SINCE = "3.7.0.dev0";
+
+/**
+ * Whether an MLflow version defaults to the file store `./mlruns` whatever the directory holds
+ * (every release before 3.7).
+ *
+ * @param version An MLflow version.
+ * @returns `true` before 3.7; `false` from 3.7 on and for a version that is not PEP 440.
+ *
+ * @example
+ * ```ts
+ * import { defaultsToMlruns } from "./tracking_uri.ts";
+ * console.assert(defaultsToMlruns("2.17.2") && !defaultsToMlruns("3.7.0"));
+ * ```
+ */
+export function defaultsToMlruns(version: string): boolean {
+  return parsePep440(version) !== undefined && comparePep440(version, SQLITE_DEFAULT_SINCE) < 0;
+}
 
 function hasMlrunsData(dir: string): boolean {
   try {
@@ -24,28 +50,45 @@ function hasMlrunsData(dir: string): boolean {
   return false;
 }
 
+/** Options of {@linkcode resolveTrackingUri}. */
+export interface ResolveTrackingUriOptions {
+  /** Directory relative paths belong to (default the process cwd). */
+  cwd?: string;
+  /**
+   * Version of the MLflow the entry point imports; `null` or `undefined` when it has none (or it
+   * is unknown): the default store is then chosen with MLflow ≥ 3.7 rules.
+   */
+  mlflowVersion?: string | null;
+}
+
 /**
- * Resolves the tracking URI: `MLFLOW_TRACKING_URI`, else `./mlruns` when it holds experiment
- * data, else `sqlite:///mlflow.db`.
+ * Resolves the tracking URI as the run's MLflow would: `MLFLOW_TRACKING_URI`; else for MLflow
+ * before 3.7 `./mlruns` (as an absolute `file://` URI); else (MLflow ≥ 3.7, or no MLflow)
+ * `./mlruns` when it holds experiment data, else `sqlite:///mlflow.db`.
  *
  * @param env Environment to read `MLFLOW_TRACKING_URI` from.
- * @param options `cwd` that relative paths belong to (default the process cwd).
+ * @param options `cwd` that relative paths belong to; `mlflowVersion` of the run's MLflow.
  * @returns The URI as the user gave it (or the default).
  *
  * @example
  * ```ts
  * import { resolveTrackingUri } from "./tracking_uri.ts";
  * console.assert(resolveTrackingUri({ MLFLOW_TRACKING_URI: "http://x" }) === "http://x");
+ * console.assert(
+ *   resolveTrackingUri({}, { cwd: "/work", mlflowVersion: "2.17.2" }) === "file:///work/mlruns",
+ * );
  * ```
  */
 export function resolveTrackingUri(
   env: Record<string, string | undefined>,
-  options: { cwd?: string } = {},
+  options: ResolveTrackingUriOptions = {},
 ): string {
   const given = env.MLFLOW_TRACKING_URI;
   if (given !== undefined && given !== "") return given;
   const cwd = options.cwd ?? Deno.cwd();
   const mlruns = join(cwd, "mlruns");
+  const version = options.mlflowVersion;
+  if (version != null && defaultsToMlruns(version)) return pathToFileUrl(mlruns);
   if (hasMlrunsData(mlruns)) return pathToFileUrl(mlruns);
   return DEFAULT_TRACKING_URI;
 }
@@ -132,6 +175,13 @@ export interface OpenTrackingStoreOptions {
   reporter?: Reporter;
   /** Aborting stops REST requests (not the recording of a terminal status). */
   signal?: AbortSignal;
+  /**
+   * The MLflow the child will import. A new SQLite database gets its schema; an existing one
+   * whose schema revision it would refuse is refused (see `upgradeDb`).
+   */
+  mlflow?: MlflowInstallation;
+  /** Back up, then upgrade with `mlflow db upgrade`, a SQLite database older than `mlflow`. */
+  upgradeDb?: boolean;
 }
 
 /**
@@ -139,7 +189,8 @@ export interface OpenTrackingStoreOptions {
  * only when such a URI is used.
  *
  * @param uri The tracking URI.
- * @param options `cwd` that relative paths belong to; `env`, `reporter`, `signal` for REST.
+ * @param options `cwd` that relative paths belong to; `env`, `reporter`, `signal` for REST;
+ * `mlflow`, `upgradeDb` (and `reporter`) for SQLite.
  * @returns The store; `store.uri` is the absolute URI to hand to the child.
  *
  * @example
@@ -164,7 +215,11 @@ export async function openTrackingStore(
   }
   if (target.kind === "sqlite") {
     const { SqliteStore } = await import("./sqlite_store.ts");
-    return new SqliteStore(target.path);
+    return await SqliteStore.open(target.path, {
+      ...(options.mlflow !== undefined ? { mlflow: options.mlflow } : {}),
+      ...(options.upgradeDb !== undefined ? { upgradeDb: options.upgradeDb } : {}),
+      ...(options.reporter !== undefined ? { reporter: options.reporter } : {}),
+    });
   }
   const { FileStore } = await import("./file_store.ts");
   return new FileStore(target.path);

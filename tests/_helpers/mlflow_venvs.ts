@@ -103,3 +103,14 @@ export function skipWithoutMlflow(version: string): boolean {
     `no MLflow ${version} venv in ${mlflowVenvRoot()}/${version} (scripts/install_test_mlflow.sh installs it)`,
   );
 }
+
+/**
+ * The interpreters of the pinned MLflow venvs that are installed (none on a bare machine).
+ *
+ * @returns Their `bin/python` paths, in pinned order.
+ */
+export function testMlflowVenvs(): string[] {
+  return PINNED_MLFLOW_VERSIONS.map(mlflowVenv).filter((v) => v !== undefined).map((v) =>
+    v!.python
+  );
+}

@@ -88,7 +88,8 @@ Deno.test("conda: CONDA_EXE finds conda; env mlflow-<sha1> is created, activated
   );
   assert.equal(
     await Deno.readTextFile(log),
-    `conda env list --json\nconda env create -n ${name} --file ${project}/conda.yaml\n`,
+    `conda env list --json\nconda env create -n ${name} --file ${project}/conda.yaml\n` +
+      "conda env list --json\n",
   );
   const tags = await sqliteRows(
     `${tmp.path}/mlflow.db`,
@@ -113,7 +114,8 @@ Deno.test("conda: MLFLOW_CONDA_HOME with MLFLOW_CONDA_CREATE_ENV_CMD=mamba creat
   assert.equal(out.code, 0, out.stderr);
   assert.equal(
     await Deno.readTextFile(log),
-    `conda env list --json\nmamba env create -n ${name} --file ${project}/conda.yaml\n`,
+    `conda env list --json\nmamba env create -n ${name} --file ${project}/conda.yaml\n` +
+      "conda env list --json\n",
   );
   const bare = await runCli(["run", project], {
     cwd: tmp.path,

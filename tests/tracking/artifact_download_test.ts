@@ -92,7 +92,7 @@ Deno.test("downloadArtifactPath() resolves runs:/ through runs/get and the run's
 
 Deno.test("run -P data=runs:/<id>/file with a local sqlite store copies the run's artifact", async () => {
   await using tmp = await tempDir();
-  const store = new SqliteStore(`${tmp.path}/mlflow.db`);
+  const store = await SqliteStore.open(`${tmp.path}/mlflow.db`);
   const run = await store.createRun({
     experimentId: "0",
     userId: "u",

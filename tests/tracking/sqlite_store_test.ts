@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { MLFLOW_SCHEMA_REVISION, SqliteStore } from "../../lib/tracking/sqlite_store.ts";
+import { SqliteStore } from "../../lib/tracking/sqlite_store.ts";
+import { headRevisionForVersion, NEWEST_KNOWN_RELEASE } from "../../lib/tracking/sqlite_schema.ts";
 import type { CreateRunRequest } from "../../lib/tracking/tracking_store.ts";
 import { FIXTURES, tempDir } from "../_helpers/cli.ts";
 
@@ -29,10 +30,6 @@ function rows(path: string, sql: string, ...params: (string | number)[]): Row[] 
 function tableNames(path: string): string[] {
   return rows(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
     .map((r) => String(r.name));
-}
-
-function columns(path: string, table: string): Row[] {
-  return rows(path, `PRAGMA table_info("${table}")`);
 }
 
 /** Every row of every table, as JSON lines per table. */
@@ -75,13 +72,14 @@ function nonNullColumns(row: Row): string[] {
 // ---------------------------------------------------------------------------------------------
 // a new database
 
-Deno.test("SqliteStore creates a new DB at MLFLOW_SCHEMA_REVISION with experiment 0 'Default'", async () => {
+Deno.test("SqliteStore creates a new DB at the newest known MLflow's revision with experiment 0 'Default'", async () => {
   await using tmp = await tempDir();
+  Deno.mkdirSync(join(tmp.path, "sub"));
   const path = join(tmp.path, "sub", "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.deepEqual(rows(path, "SELECT version_num FROM alembic_version"), [
-      { version_num: MLFLOW_SCHEMA_REVISION },
+      { version_num: headRevisionForVersion(NEWEST_KNOWN_RELEASE) },
     ]);
     const exps = rows(path, "SELECT * FROM experiments");
     assert.equal(exps.length, 1);
@@ -103,56 +101,13 @@ Deno.test("SqliteStore creates a new DB at MLFLOW_SCHEMA_REVISION with experimen
   assert.deepEqual(rows(path, "PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
 });
 
-Deno.test("SqliteStore's new DB has every table of MLflow 2.17's schema with at least its columns", async () => {
-  await using tmp = await tempDir();
-  const path = join(tmp.path, "mlflow.db");
-  new SqliteStore(path).close();
-  const ours = new Set(tableNames(path));
-  const missing: string[] = [];
-  for (const table of tableNames(FIXTURE_DB)) {
-    if (!ours.has(table)) {
-      missing.push(`table ${table}`);
-      continue;
-    }
-    const ourCols = new Map(columns(path, table).map((c) => [String(c.name), c]));
-    for (const col of columns(FIXTURE_DB, table)) {
-      const mine = ourCols.get(String(col.name));
-      if (mine === undefined) missing.push(`${table}.${col.name}`);
-      else if (Number(mine.pk) !== Number(col.pk)) missing.push(`${table}.${col.name} pk`);
-    }
-  }
-  assert.deepEqual(missing, []);
-});
-
-Deno.test("SqliteStore's new DB has the fixture's column types and NOT NULLs for the tables the runner writes", async () => {
-  await using tmp = await tempDir();
-  const path = join(tmp.path, "mlflow.db");
-  new SqliteStore(path).close();
-  for (
-    const table of [
-      "experiments",
-      "runs",
-      "tags",
-      "params",
-      "metrics",
-      "latest_metrics",
-      "alembic_version",
-      "experiment_tags",
-    ]
-  ) {
-    const ours = new Map(columns(path, table).map((c) => [String(c.name), c]));
-    for (const col of columns(FIXTURE_DB, table)) {
-      const mine = ours.get(String(col.name))!;
-      assert.equal(String(mine.type), String(col.type), `${table}.${col.name} type`);
-      assert.equal(Number(mine.notnull), Number(col.notnull), `${table}.${col.name} notnull`);
-    }
-  }
-});
+// The schema of a new DB against real MLflow's (the 2.17 fixture and every pinned release):
+// tests/tracking/sqlite_store_schema_test.ts.
 
 Deno.test("SqliteStore.uri is the absolute sqlite:/// URI and childEnv is empty", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.equal(store.uri, `sqlite:///${path}`);
     assert.ok(store.uri.startsWith("sqlite:////"));
@@ -168,7 +123,7 @@ Deno.test("SqliteStore.uri is the absolute sqlite:/// URI and childEnv is empty"
 Deno.test("SqliteStore writes run rows with the same non-null columns as MLflow's run row", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   let runId: string;
   try {
     const info = await store.createRun(request());
@@ -213,7 +168,7 @@ Deno.test("SqliteStore writes run rows with the same non-null columns as MLflow'
 Deno.test("SqliteStore writes tag rows including mlflow.runName, and param rows, like MLflow's", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   let runId: string;
   try {
     runId = (await store.createRun(request())).runId;
@@ -254,7 +209,7 @@ Deno.test("SqliteStore writes tag rows including mlflow.runName, and param rows,
 Deno.test("SqliteStore overwrites tags, and the mlflow.runName tag renames the run row", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const { runId } = await store.createRun(request());
     await store.logBatch(runId, { tags: [["mlflow.project.backend", "local"]] });
@@ -283,7 +238,7 @@ Deno.test("SqliteStore overwrites tags, and the mlflow.runName tag renames the r
 Deno.test("SqliteStore.getRun() reads back what createRun() and updateRun() wrote", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const info = await store.createRun(request());
     assert.deepEqual(await store.getRun(info.runId), info);
@@ -305,7 +260,7 @@ Deno.test("SqliteStore.getRun() reads back what createRun() and updateRun() wrot
 Deno.test("SqliteStore reads the fixture DB's experiment and run as MLflow wrote them", async () => {
   await using tmp = await tempDir();
   const path = copyFixtureDb(tmp.path);
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.deepEqual(await store.findExperiment({ id: "0" }), {
       experimentId: "0",
@@ -337,7 +292,7 @@ Deno.test("SqliteStore uses the fixture DB as it is and only appends rows to it"
     "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name",
   );
   const before = dump(path);
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   const runs: string[] = [];
   let expId: string;
   try {
@@ -385,7 +340,7 @@ Deno.test("SqliteStore uses the fixture DB as it is and only appends rows to it"
 Deno.test("SqliteStore keeps the fixture DB's journal working: MLflow's own rows stay readable in WAL", async () => {
   await using tmp = await tempDir();
   const path = copyFixtureDb(tmp.path);
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const metrics = rows(path, "SELECT * FROM metrics");
     assert.deepEqual(metrics, [{
@@ -438,7 +393,7 @@ Deno.test("SqliteStore and a second process writing the same DB never see 'datab
   const path = join(tmp.path, "mlflow.db");
   const stop = join(tmp.path, "stop");
   const started = join(tmp.path, "started");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   let child: Deno.ChildProcess | undefined;
   try {
     const { runId } = await store.createRun(request());
@@ -498,12 +453,73 @@ Deno.test("SqliteStore and a second process writing the same DB never see 'datab
   }
 });
 
+const PY_HOLDS_WRITE_LOCK = `
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+c.execute("UPDATE experiments SET name = name WHERE experiment_id = 0")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+c.execute("COMMIT")
+`;
+
+Deno.test("SqliteStore switches a rollback-journal DB to WAL even while another process holds its write lock", async () => {
+  // Switching needs an exclusive lock; while another process holds the write lock SQLite answers
+  // "database is locked" at once instead of waiting (it could be a deadlock), so the store
+  // retries within the busy timeout (issue 9 item 7).
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "mlflow.db");
+  (await SqliteStore.open(path)).close();
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = DELETE");
+  db.close();
+  const child = new Deno.Command("python3", {
+    args: ["-c", PY_HOLDS_WRITE_LOCK, path, "1.0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  assert.equal(new TextDecoder().decode(first.value).trim(), "locked");
+  reader.releaseLock();
+  try {
+    const store = await SqliteStore.open(path);
+    store.close();
+  } finally {
+    const out = await child.output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  }
+  assert.deepEqual(rows(path, "PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
+});
+
+Deno.test("SqliteStore leaves a DB already in WAL mode as it is, without switching again", async () => {
+  await using tmp = await tempDir();
+  const path = join(tmp.path, "mlflow.db");
+  (await SqliteStore.open(path)).close();
+  // A process holding the write lock would make a second switch fail; none is attempted.
+  const child = new Deno.Command("python3", {
+    args: ["-c", PY_HOLDS_WRITE_LOCK, path, "0.5"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  await reader.read();
+  reader.releaseLock();
+  try {
+    const store = await SqliteStore.open(path);
+    assert.equal((await store.findExperiment({ id: "0" }))?.name, "Default");
+    store.close();
+  } finally {
+    await child.output();
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // errors
 
 Deno.test("SqliteStore.createRun() fails for a missing experiment with MLflow's message", async () => {
   await using tmp = await tempDir();
-  const store = new SqliteStore(join(tmp.path, "mlflow.db"));
+  const store = await SqliteStore.open(join(tmp.path, "mlflow.db"));
   try {
     await assert.rejects(
       async () => await store.createRun(request({ experimentId: "424242" })),
@@ -522,8 +538,8 @@ Deno.test("SqliteStore refuses a SQLite file that is not an MLflow database, nam
   db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
   db.exec("INSERT INTO notes (body) VALUES ('keep me')");
   db.close();
-  assert.throws(
-    () => new SqliteStore(path),
+  await assert.rejects(
+    () => SqliteStore.open(path),
     (e: Error) => e.message.includes(path) && /not an MLflow database/.test(e.message),
   );
   // The file is left alone.
@@ -538,13 +554,13 @@ Deno.test("SqliteStore refuses a file that is not SQLite at all, naming the file
     path,
     "this is not a database, just some text that is long enough".repeat(20),
   );
-  assert.throws(() => new SqliteStore(path), (e: Error) => e.message.includes(path));
+  await assert.rejects(() => SqliteStore.open(path), (e: Error) => e.message.includes(path));
 });
 
 Deno.test("SqliteStore.logBatch() refuses to change a param with MLflow's message", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     const { runId } = await store.createRun(request());
     await store.logBatch(runId, { params: [["alpha", "0.5"]] });
@@ -566,7 +582,7 @@ Deno.test("SqliteStore.logBatch() refuses to change a param with MLflow's messag
 
 Deno.test("SqliteStore refuses invalid param and tag keys and writes to a missing run", async () => {
   await using tmp = await tempDir();
-  const store = new SqliteStore(join(tmp.path, "mlflow.db"));
+  const store = await SqliteStore.open(join(tmp.path, "mlflow.db"));
   try {
     const { runId } = await store.createRun(request());
     for (const key of ["../x", "/abs", "a\nb"]) {
@@ -591,7 +607,7 @@ Deno.test("SqliteStore refuses invalid param and tag keys and writes to a missin
 Deno.test("SqliteStore.createExperiment() refuses a duplicate name and numbers new ones 1, 2, …", async () => {
   await using tmp = await tempDir();
   const path = join(tmp.path, "mlflow.db");
-  const store = new SqliteStore(path);
+  const store = await SqliteStore.open(path);
   try {
     assert.equal(await store.createExperiment("a"), "1");
     assert.equal(await store.createExperiment("b"), "2");

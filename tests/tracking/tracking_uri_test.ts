@@ -8,11 +8,15 @@ import { FileStore } from "../../lib/tracking/file_store.ts";
 import { SqliteStore } from "../../lib/tracking/sqlite_store.ts";
 import {
   DEFAULT_TRACKING_URI,
+  defaultsToMlruns,
   openTrackingStore,
   parseTrackingUri,
   resolveTrackingUri,
 } from "../../lib/tracking/tracking_uri.ts";
 import { tempDir } from "../_helpers/cli.ts";
+import { detectMlflow } from "../../lib/envs/mlflow_version.ts";
+import { runCommand } from "../../lib/run_command.ts";
+import { testMlflowVenvs } from "../_helpers/mlflow_venvs.ts";
 
 function writeExperimentMeta(mlruns: string, id: string): void {
   Deno.mkdirSync(join(mlruns, id), { recursive: true });
@@ -87,6 +91,95 @@ Deno.test("resolveTrackingUri() reads ./mlruns relative to the cwd option", asyn
   writeExperimentMeta(join(project, "mlruns"), "0");
   assert.equal(resolveTrackingUri({}, { cwd: tmp.path }), DEFAULT_TRACKING_URI);
   assert.equal(resolveTrackingUri({}, { cwd: project }), `file://${project}/mlruns`);
+});
+
+Deno.test("resolveTrackingUri() defaults to ./mlruns for MLflow before 3.7, whatever the directory holds", async () => {
+  await using tmp = await tempDir();
+  for (const mlflowVersion of ["1.30.1", "2.17.2", "2.22.5", "3.6.0", "3.6.1.post1"]) {
+    assert.equal(
+      resolveTrackingUri({}, { cwd: tmp.path, mlflowVersion }),
+      `file://${tmp.path}/mlruns`,
+      mlflowVersion,
+    );
+    assert.equal(
+      resolveTrackingUri({ MLFLOW_TRACKING_URI: "sqlite:///x.db" }, {
+        cwd: tmp.path,
+        mlflowVersion,
+      }),
+      "sqlite:///x.db",
+    );
+  }
+});
+
+Deno.test("resolveTrackingUri() for MLflow 3.7 on (its pre-releases too) or no MLflow uses sqlite:///mlflow.db unless ./mlruns holds data", async () => {
+  await using tmp = await tempDir();
+  const versions = [
+    "3.7.0.dev0",
+    "3.7.0rc0",
+    "3.7.0",
+    "3.17.2",
+    "4.0",
+    "not-a-version",
+    null,
+    undefined,
+  ];
+  for (const mlflowVersion of versions) {
+    assert.equal(
+      resolveTrackingUri({}, { cwd: tmp.path, mlflowVersion }),
+      DEFAULT_TRACKING_URI,
+      String(mlflowVersion),
+    );
+  }
+  writeExperimentMeta(join(tmp.path, "mlruns"), "0");
+  for (const mlflowVersion of versions) {
+    assert.equal(
+      resolveTrackingUri({}, { cwd: tmp.path, mlflowVersion }),
+      `file://${tmp.path}/mlruns`,
+      String(mlflowVersion),
+    );
+  }
+});
+
+Deno.test("defaultsToMlruns() is true before 3.7.0.dev0 only", () => {
+  assert.deepEqual(
+    ["3.6.0", "3.6.99", "3.7.0.dev0", "3.7.0rc0", "3.7.0", "2.22.5", "garbage"].map(
+      defaultsToMlruns,
+    ),
+    [true, true, false, false, false, true, false],
+  );
+});
+
+Deno.test("resolveTrackingUri() with the detected version names the store real MLflow releases default to", async () => {
+  const venvs = testMlflowVenvs();
+  if (venvs.length === 0) {
+    // deno-lint-ignore no-console
+    console.log("skipped: no MLflow test venvs (set MLPROJECT_TEST_MLFLOW_VENVS)");
+    return;
+  }
+  await using tmp = await tempDir();
+  const env = { HOME: tmp.path, PATH: Deno.env.get("PATH") ?? "" };
+  const empty = join(tmp.path, "empty");
+  const withData = join(tmp.path, "with-data");
+  await Deno.mkdir(empty);
+  writeExperimentMeta(join(withData, "mlruns"), "0");
+  const cases = venvs.flatMap((python) => [empty, withData].map((cwd) => ({ python, cwd })));
+  const printed = await Promise.all(cases.map(async ({ python, cwd }) => {
+    const out = await runCommand(python, [
+      "-c",
+      "import mlflow; print(mlflow.get_tracking_uri())",
+    ], { env, cwd });
+    return out.success ? out.stdout.trim().split("\n").at(-1)! : undefined;
+  }));
+  let compared = 0;
+  for (const [i, { python, cwd }] of cases.entries()) {
+    if (printed[i] === undefined) continue; // no MLflow in this venv
+    const mlflowVersion = detectMlflow(python, { env, cwd })?.version;
+    assert.ok(mlflowVersion !== undefined, python);
+    const ours = parseTrackingUri(resolveTrackingUri({}, { cwd, mlflowVersion }), cwd);
+    assert.deepEqual(ours, parseTrackingUri(printed[i]!, cwd), `${mlflowVersion} in ${cwd}`);
+    compared++;
+  }
+  assert.ok(compared > 0, "at least one venv imports mlflow");
 });
 
 // ---------------------------------------------------------------------------------------------
