@@ -2,11 +2,12 @@
  * Existing SQLite databases made by real MLflow: one made by the child's own MLflow version is
  * appended to (the run mlproject records there is read back FINISHED by that version, the earlier
  * run stays); one at another version's alembic revision is refused before anything is recorded
- * or run (exit 1, one message naming the file and `mlflow db upgrade`).
+ * or run (exit 1, one message naming the file and both revisions, with the fix `mlflow db upgrade`
+ * for an older database and saying that a newer one is newer).
  */
 import assert from "node:assert/strict";
 import { sqliteRows, tempDir } from "../_helpers/cli.ts";
-import type { MlflowVenv } from "../_helpers/mlflow_venvs.ts";
+import { type MlflowVenv, PINNED_MLFLOW_VERSIONS } from "../_helpers/mlflow_venvs.ts";
 import {
   compatEnv,
   compatTest,
@@ -89,7 +90,22 @@ compatTest(
         assert.equal(out.code, 1, why);
         assert.equal(out.stdout, "", why);
         assert.ok(out.stderr.includes(db), `the message names the file: ${why}`);
-        assert.match(out.stderr, /mlflow db upgrade/, why);
+        assert.ok(out.stderr.includes(own), `the message names the expected revision: ${why}`);
+        assert.ok(
+          out.stderr.includes(made.get(other)!.revision),
+          `the message names the database's revision: ${why}`,
+        );
+        if (
+          PINNED_MLFLOW_VERSIONS.indexOf(other) < PINNED_MLFLOW_VERSIONS.indexOf(venv.version)
+        ) {
+          assert.match(
+            out.stderr,
+            /mlflow db upgrade/,
+            `an older database can be upgraded: ${why}`,
+          );
+        } else {
+          assert.match(out.stderr, /newer/, `a newer database cannot be downgraded: ${why}`);
+        }
         assert.doesNotMatch(out.stderr, /Traceback|\n\s+at /, why);
         assert.doesNotMatch(out.stderr, /CHILD_MLFLOW/, `the child did not run: ${why}`);
         assert.equal(await runCount(db), 1, `nothing recorded: ${why}`);
