@@ -1,6 +1,6 @@
 /**
  * The per-release schema data and the functions over it; the migration-file reader against
- * synthetic files and against real MLflow installations (when their venvs exist).
+ * synthetic files (against real MLflow: tests/compat/tracking/sqlite_schema_test.ts).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -20,7 +20,6 @@ import {
   schemaForVersion,
 } from "../../lib/tracking/sqlite_schema.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
-import { mlflowTest, PINNED_MLFLOW } from "./_mlflow_venvs.ts";
 
 Deno.test("the schema data covers every MLflow release from 2.0.0 to 3.18.0 and skips none of them", () => {
   const known = knownReleases();
@@ -147,16 +146,3 @@ Deno.test("readMigrationChain() finds the one revision that is nobody's down_rev
   assert.equal(await headRevisionFromSitePackages(tmp.path), undefined);
   assert.equal(await headRevisionFromSitePackages(join(tmp.path, "nowhere")), undefined);
 });
-
-for (const version of PINNED_MLFLOW) {
-  mlflowTest(
-    `headRevisionFromSitePackages() of real MLflow ${version} is the head the data has for it`,
-    [version],
-    async (venv) => {
-      assert.equal(
-        await headRevisionFromSitePackages(venv.sitePackages),
-        headRevisionForVersion(version),
-      );
-    },
-  );
-}
