@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { escapeForMessage, ExecutionException, UsageError } from "./errors.ts";
+import { osErrorReason } from "./file_checks.ts";
 
 /** Largest file read by {@linkcode readUserFileSync} (10 MiB). */
 export const USER_FILE_MAX_BYTES = 10 * 1024 * 1024;
@@ -64,20 +65,9 @@ export function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-const OS_REASONS: [string, string][] = [
-  ["ENOENT", "no such file"],
-  ["ELOOP", "too many levels of symbolic links (a symlink loop?)"],
-  ["ENAMETOOLONG", "the file name is too long"],
-  ["EACCES", "permission denied"],
-  ["EPERM", "permission denied"],
-  ["EISDIR", "it is a directory"],
-  ["ENOTDIR", "a part of the path is not a directory"],
-  ["ENXIO", "no such device or address (a socket?)"],
-];
-
 function osReason(e: unknown): string {
-  const code = (e as { code?: unknown })?.code;
-  for (const [c, text] of OS_REASONS) if (code === c) return text;
+  const known = osErrorReason(e);
+  if (known !== undefined) return known;
   const message = e instanceof Error ? e.message : String(e);
   // Deno's messages end with "(os error N): op 'path'"; the path is named by the caller.
   return message.replace(/\s*\(os error \d+\).*$/s, "").replace(/,?\s*(open|stat|read)\s+'.*$/s, "")

@@ -9,6 +9,7 @@ import {
   tempDir,
   writeFiles,
 } from "./_helpers/cli.ts";
+import { writeExperimentMeta } from "./_helpers/mlruns.ts";
 
 const CHILD = `${REPO_ROOT}/tests/testdata/fake_mlflow_child.py`;
 
@@ -366,10 +367,7 @@ Deno.test("run --json reports a failed run too", async () => {
 Deno.test("run uses ./mlruns when it holds experiments and hands the child the file store", async () => {
   await using tmp = await tempDir();
   const project = await makeProject(tmp.path);
-  await writeFiles(tmp.path, {
-    "mlruns/0/meta.yaml":
-      `artifact_location: file://${tmp.path}/mlruns/0\ncreation_time: 1\nexperiment_id: '0'\nlast_update_time: 1\nlifecycle_stage: active\nname: Default\n`,
-  });
+  writeExperimentMeta(`${tmp.path}/mlruns`, "0");
   const out = await runCli([
     "run",
     project,

@@ -123,6 +123,27 @@ export function pinnedVersions(): PinnedVersion[] {
   }));
 }
 
+/**
+ * Declares a compat test with one step per pinned MLflow version, the steps running at the same
+ * time (a missing venv ignores its step, with one line).
+ *
+ * @param name The test's name.
+ * @param fn One version's check, given its venv.
+ */
+export function compatTestPerVersion(
+  name: string,
+  fn: (venv: MlflowVenv) => Promise<void>,
+): void {
+  const versions = pinnedVersions();
+  compatTest(name, async (t) => {
+    await Promise.all(
+      versions.map(({ version, venv, ignore }) =>
+        t.step({ ...PARALLEL_STEP, name: `MLflow ${version}`, ignore, fn: () => fn(venv!) })
+      ),
+    );
+  });
+}
+
 /** Options of parallel steps (one per MLflow version, run at the same time). */
 export const PARALLEL_STEP = {
   sanitizeOps: false,

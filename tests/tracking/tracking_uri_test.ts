@@ -13,16 +13,8 @@ import {
   parseTrackingUri,
   resolveTrackingUri,
 } from "../../lib/tracking/tracking_uri.ts";
+import { writeExperimentMeta } from "../_helpers/mlruns.ts";
 import { tempDir } from "../_helpers/cli.ts";
-
-function writeExperimentMeta(mlruns: string, id: string): void {
-  Deno.mkdirSync(join(mlruns, id), { recursive: true });
-  Deno.writeTextFileSync(
-    join(mlruns, id, "meta.yaml"),
-    `artifact_location: file://${mlruns}/${id}\ncreation_time: 1\nexperiment_id: '${id}'\n` +
-      "last_update_time: 1\nlifecycle_stage: active\nname: Default\n",
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 // resolveTrackingUri

@@ -7,18 +7,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { detectMlflow } from "../../../lib/envs/mlflow_version.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../../../lib/tracking/tracking_uri.ts";
+import { writeExperimentMeta } from "../../_helpers/mlruns.ts";
 import { tempDir } from "../../_helpers/cli.ts";
 import { PINNED_MLFLOW_VERSIONS, runPython } from "../../_helpers/mlflow_venvs.ts";
 import { compatMlflowTest } from "../_compat.ts";
-
-function writeExperimentMeta(mlruns: string, id: string): void {
-  Deno.mkdirSync(join(mlruns, id), { recursive: true });
-  Deno.writeTextFileSync(
-    join(mlruns, id, "meta.yaml"),
-    `artifact_location: file://${mlruns}/${id}\ncreation_time: 1\nexperiment_id: '${id}'\n` +
-      "last_update_time: 1\nlifecycle_stage: active\nname: Default\n",
-  );
-}
 
 for (const version of PINNED_MLFLOW_VERSIONS) {
   compatMlflowTest(
