@@ -2,7 +2,7 @@
  * Turning a project URI into a directory to run in. Local directories run in place; a local git
  * repository with a version is checked out into a separate temporary clone so the user's own
  * working copy is never touched. Remote git repositories (and local bare ones) are checked out
- * from the clone cache (`lib/git_cache.ts`) into a temporary directory; archives (`.zip`,
+ * from the clone cache (`lib/fetch/git_cache.ts`) into a temporary directory; archives (`.zip`,
  * `.tar`, `.tar.gz`, `.tgz`; local, `file://` or `http(s)://`) are unpacked into one.
  *
  * @module

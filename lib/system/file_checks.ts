@@ -60,12 +60,37 @@ export function isFile(path: string): boolean {
   return statOrUndefined(path)?.isFile ?? false;
 }
 
-const PATH_PROBLEMS: Record<string, string> = {
+const OS_ERROR_REASONS: Record<string, string> = {
+  ENOENT: "no such file",
   ELOOP: "too many levels of symbolic links (a symlink loop)",
   ENAMETOOLONG: "the file name is too long",
   EACCES: "permission denied",
+  EPERM: "permission denied",
+  EISDIR: "it is a directory",
   ENOTDIR: "a part of the path is not a directory",
+  ENXIO: "no such device or address (a socket?)",
 };
+
+/**
+ * What an OS error on a path means, in a few words, from its `code` (`ELOOP`, `ENAMETOOLONG`, ...):
+ * the one wording of these reasons in messages that name a file.
+ *
+ * @param e The error thrown by a file operation.
+ * @returns The reason, or `undefined` for an error without a known code.
+ *
+ * @example
+ * ```ts
+ * import { osErrorReason } from "./file_checks.ts";
+ * console.assert(osErrorReason({ code: "ENAMETOOLONG" }) === "the file name is too long");
+ * console.assert(osErrorReason(new Error("boom")) === undefined);
+ * ```
+ */
+export function osErrorReason(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && Object.hasOwn(OS_ERROR_REASONS, code)
+    ? OS_ERROR_REASONS[code]
+    : undefined;
+}
 
 /**
  * Why `path` cannot be followed although something may be there: a symlink loop, a name too
@@ -86,7 +111,6 @@ export function pathProblem(path: string): string | undefined {
     Deno.statSync(path);
     return undefined;
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return typeof code === "string" ? PATH_PROBLEMS[code] : undefined;
+    return (e as { code?: unknown }).code === "ENOENT" ? undefined : osErrorReason(e);
   }
 }

@@ -10,6 +10,7 @@
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import { escapeForMessage, ExecutionException, UsageError } from "./errors.ts";
+import { osErrorReason } from "./file_checks.ts";
 
 /** Largest file read by {@linkcode readUserFileSync} (10 MiB). */
 export const USER_FILE_MAX_BYTES = 10 * 1024 * 1024;
@@ -64,20 +65,9 @@ export function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-const OS_REASONS: [string, string][] = [
-  ["ENOENT", "no such file"],
-  ["ELOOP", "too many levels of symbolic links (a symlink loop?)"],
-  ["ENAMETOOLONG", "the file name is too long"],
-  ["EACCES", "permission denied"],
-  ["EPERM", "permission denied"],
-  ["EISDIR", "it is a directory"],
-  ["ENOTDIR", "a part of the path is not a directory"],
-  ["ENXIO", "no such device or address (a socket?)"],
-];
-
 function osReason(e: unknown): string {
-  const code = (e as { code?: unknown })?.code;
-  for (const [c, text] of OS_REASONS) if (code === c) return text;
+  const known = osErrorReason(e);
+  if (known !== undefined) return known;
   const message = e instanceof Error ? e.message : String(e);
   // Deno's messages end with "(os error N): op 'path'"; the path is named by the caller.
   return message.replace(/\s*\(os error \d+\).*$/s, "").replace(/,?\s*(open|stat|read)\s+'.*$/s, "")
@@ -165,14 +155,33 @@ function tooBig(path: string, max: number, options: ReadUserFileOptions): UserFi
   return fail(path, `it is over the ${formatBytes(max)} limit for this kind of file`, options);
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+/** The chunks read so far from one file: the size limit is checked on each one. */
+class Chunks {
+  readonly #chunks: Uint8Array[] = [];
+  #total = 0;
+  constructor(
+    readonly path: string,
+    readonly max: number,
+    readonly options: ReadUserFileOptions,
+  ) {}
+
+  /** Keeps the first `n` bytes of `buf`; throws once the file is over the limit. */
+  add(buf: Uint8Array, n: number): void {
+    this.#total += n;
+    if (this.#total > this.max) throw tooBig(this.path, this.max, this.options);
+    this.#chunks.push(buf.subarray(0, n));
   }
-  return out;
+
+  /** The whole file as strict UTF-8 text. */
+  text(): string {
+    const out = new Uint8Array(this.#total);
+    let at = 0;
+    for (const c of this.#chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return decode(this.path, out, this.options);
+  }
 }
 
 /**
@@ -206,8 +215,7 @@ export function readUserFileSync(path: string, options: ReadUserFileOptions = {}
   }
   try {
     checkStat(path, fs.fstatSync(fd), max, options);
-    const chunks: Uint8Array[] = [];
-    let total = 0;
+    const chunks = new Chunks(path, max, options);
     for (;;) {
       const buf = new Uint8Array(CHUNK);
       let n: number;
@@ -217,11 +225,9 @@ export function readUserFileSync(path: string, options: ReadUserFileOptions = {}
         throw fail(path, osReason(e), options);
       }
       if (n === 0) break;
-      total += n;
-      if (total > max) throw tooBig(path, max, options);
-      chunks.push(buf.subarray(0, n));
+      chunks.add(buf, n);
     }
-    return decode(path, concat(chunks, total), options);
+    return chunks.text();
   } finally {
     fs.closeSync(fd);
   }
@@ -256,8 +262,7 @@ export async function readUserFile(
   }
   try {
     checkStat(path, await handle.stat(), max, options);
-    const chunks: Uint8Array[] = [];
-    let total = 0;
+    const chunks = new Chunks(path, max, options);
     for (;;) {
       const buf = new Uint8Array(CHUNK);
       let n: number;
@@ -267,11 +272,9 @@ export async function readUserFile(
         throw fail(path, osReason(e), options);
       }
       if (n === 0) break;
-      total += n;
-      if (total > max) throw tooBig(path, max, options);
-      chunks.push(buf.subarray(0, n));
+      chunks.add(buf, n);
     }
-    return decode(path, concat(chunks, total), options);
+    return chunks.text();
   } finally {
     await handle.close();
   }

@@ -29,43 +29,6 @@ export const SCHEMA_DATA_GENERATED: string = GENERATED;
 /** The newest MLflow release the schema data covers. */
 export const NEWEST_KNOWN_RELEASE: string = RELEASES[RELEASES.length - 1]![0];
 
-function releaseParts(version: string): { nums: number[]; pre: boolean } {
-  const m = /^v?(\d+(?:\.\d+)*)(.*)$/.exec(version.trim());
-  if (m === null) return { nums: [], pre: true };
-  // A suffix such as rc0, .dev0, a1 marks a pre-release (older than the final release);
-  // `.postN` and `+local` do not.
-  const rest = m[2]!;
-  return {
-    nums: m[1]!.split(".").map(Number),
-    pre: rest !== "" && !/^(\.post\d*|\+.*)/.test(rest),
-  };
-}
-
-/**
- * Orders MLflow versions by release number (`3.10.0` after `3.9.1`); a pre-release (`3.8.0rc0`,
- * `3.8.0.dev0`) sorts before its final release.
- *
- * @param a A version.
- * @param b Another version.
- * @returns Negative when `a` is older, positive when newer, 0 when the same release.
- *
- * @example
- * ```ts
- * import { compareMlflowVersions } from "./sqlite_schema.ts";
- * console.assert(compareMlflowVersions("3.10.0", "3.9.1") > 0);
- * console.assert(compareMlflowVersions("3.8.0rc0", "3.8.0") < 0);
- * ```
- */
-export function compareMlflowVersions(a: string, b: string): number {
-  const pa = releaseParts(a);
-  const pb = releaseParts(b);
-  for (let i = 0; i < Math.max(pa.nums.length, pb.nums.length); i++) {
-    const d = (pa.nums[i] ?? 0) - (pb.nums[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return Number(pb.pre) - Number(pa.pre);
-}
-
 let byVersion: Map<string, string> | undefined;
 let byRevision: Map<string, string[]> | undefined;
 let order: Map<string, number> | undefined;

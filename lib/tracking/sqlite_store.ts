@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { comparePep440, parsePep440 } from "../system/pep440.ts";
 import { dirname, join } from "../system/paths.ts";
 import { DatabaseSync } from "node:sqlite";
 import { ExecutionException } from "../system/errors.ts";
@@ -18,7 +19,6 @@ import { runCommand } from "../system/run_command.ts";
 import { sleep } from "../system/sleep.ts";
 import { validateKey } from "./validation.ts";
 import {
-  compareMlflowVersions,
   compareRevisions,
   describeRevision,
   headRevisionForVersion,
@@ -510,7 +510,8 @@ async function expectedRevision(mlflow: MlflowInstallation): Promise<string | un
 /** A new database needs the child's MLflow to create it when mlproject lacks its schema. */
 function needsMlflowToCreate(mlflow: MlflowInstallation, expected: string | undefined): boolean {
   if (expected !== undefined) return schemaForRevision(expected) === undefined;
-  return compareMlflowVersions(mlflow.version, NEWEST_KNOWN_RELEASE) > 0;
+  return parsePep440(mlflow.version) !== undefined &&
+    comparePep440(mlflow.version, NEWEST_KNOWN_RELEASE) > 0;
 }
 
 const CREATE_SCRIPT = [

@@ -1,14 +1,39 @@
+// deno-lint-ignore-file camelcase -- MLflow's wire format is snake_case
 /**
  * A real `mlflow server` of an installed MLflow venv on 127.0.0.1 (a free port), started in its
- * own process group, ready once `/health` answers, stopped with its workers on dispose.
+ * own process group with no telemetry and no job runner, ready once `/health` answers, stopped
+ * with its workers on dispose. (Pinned releases before 3.8 need `sqlalchemy<2.1` in their venv
+ * for the SQLite backend store: see `mlflow_venvs.ts`.)
  */
 import type { MlflowVenv } from "./mlflow_venvs.ts";
 import { alive, groupMembers } from "./processes.ts";
+
+/** A run as `runs/search` returns it. */
+export interface ServerRun {
+  info: {
+    run_id: string;
+    run_name?: string;
+    status: string;
+    experiment_id: string;
+    end_time?: number;
+    lifecycle_stage?: string;
+  };
+  data: { params?: { key: string; value: string }[]; tags?: { key: string; value: string }[] };
+}
 
 /** A running server. */
 export interface MlflowServer extends AsyncDisposable {
   /** `http://127.0.0.1:<port>`. */
   url: string;
+  /** The MLflow version it runs. */
+  version: string;
+  /**
+   * Calls its REST API directly (`/api/2.0/mlflow/<path>`; GET without a body, else POST).
+   * Throws on an HTTP error status.
+   */
+  api(path: string, body?: unknown): Promise<Record<string, unknown>>;
+  /** The active runs of experiments (default: experiment `0`). */
+  runs(experimentIds?: string[]): Promise<ServerRun[]>;
   /** The server's process (and process group) id. */
   pid: number;
   /** Stops the server and every worker; idempotent. */
@@ -144,5 +169,19 @@ export async function startMlflowServer(
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  return { url, pid, stop, [Symbol.asyncDispose]: stop };
+  const api = async (path: string, body?: unknown): Promise<Record<string, unknown>> => {
+    const res = await fetch(`${url}/api/2.0/mlflow/${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: { "content-type": "application/json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}: ${text}`);
+    return text.trim() === "" ? {} : JSON.parse(text);
+  };
+  const runs = async (experimentIds: string[] = ["0"]): Promise<ServerRun[]> => {
+    const body = await api("runs/search", { experiment_ids: experimentIds, max_results: 1000 });
+    return (body.runs as ServerRun[] | undefined) ?? [];
+  };
+  return { url, version: venv.version, pid, api, runs, stop, [Symbol.asyncDispose]: stop };
 }

@@ -2,6 +2,10 @@
  * The pinned MLflow releases the compat suite runs against, installed by
  * `scripts/install_test_mlflow.sh` (CI runs it) into cached venvs
  * `${MLPROJECT_TEST_MLFLOW_VENVS:-~/.cache/mlproject/test-mlflow}/<version>/`.
+ *
+ * Releases before 3.8 import `sqlalchemy.pool.FallbackAsyncAdaptedQueuePool`, which SQLAlchemy 2.1
+ * removed, without an upper bound: their venvs pin `sqlalchemy<2.1`
+ * (`scripts/test_mlflow_versions.txt`), else their SQLite stores and servers fail at start-up.
  */
 import { fileURLToPath } from "node:url";
 import { skipWithout } from "./components.ts";
@@ -26,6 +30,8 @@ export interface MlflowVenv {
   python: string;
   /** Its `mlflow` CLI. */
   mlflow: string;
+  /** The site-packages directory holding `mlflow/` (an `MlflowInstallation` of the library). */
+  sitePackages: string;
 }
 
 /**
@@ -55,7 +61,7 @@ function isExecutable(path: string): boolean {
  * @example
  * ```ts
  * import { mlflowVenv } from "./mlflow_venvs.ts";
- * const venv = mlflowVenv("2.17.2"); // { version, dir, bin, python, mlflow } or undefined
+ * const venv = mlflowVenv("2.17.2"); // { version, dir, bin, python, mlflow, sitePackages } | undefined
  * ```
  */
 export function mlflowVenv(version: string): MlflowVenv | undefined {
@@ -72,15 +78,16 @@ export function mlflowVenv(version: string): MlflowVenv | undefined {
   } catch {
     return undefined;
   }
-  const installed = libs.some((lib) => {
+  const sitePackages = libs.map((lib) => `${dir}/lib/${lib}/site-packages`).find((site) => {
     try {
-      return Deno.statSync(`${dir}/lib/${lib}/site-packages/mlflow-${version}.dist-info`)
-        .isDirectory;
+      return Deno.statSync(`${site}/mlflow-${version}.dist-info`).isDirectory;
     } catch {
       return false;
     }
   });
-  return installed ? { version, dir, bin, python, mlflow } : undefined;
+  return sitePackages !== undefined
+    ? { version, dir, bin, python, mlflow, sitePackages }
+    : undefined;
 }
 
 /**
@@ -105,12 +112,70 @@ export function skipWithoutMlflow(version: string): boolean {
 }
 
 /**
- * The interpreters of the pinned MLflow venvs that are installed (none on a bare machine).
+ * The pinned MLflow venvs that are installed (none on a bare machine), in pinned order.
  *
- * @returns Their `bin/python` paths, in pinned order.
+ * @returns The venvs.
+ * @example
+ * ```ts
+ * import { testMlflowVenvs } from "./mlflow_venvs.ts";
+ * const pythons = testMlflowVenvs().map((v) => v.python);
+ * ```
  */
-export function testMlflowVenvs(): string[] {
-  return PINNED_MLFLOW_VERSIONS.map(mlflowVenv).filter((v) => v !== undefined).map((v) =>
-    v!.python
-  );
+export function testMlflowVenvs(): MlflowVenv[] {
+  return PINNED_MLFLOW_VERSIONS.map(mlflowVenv).filter((v): v is MlflowVenv => v !== undefined);
 }
+
+/** What {@linkcode runPython} returns. */
+export interface PythonResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs Python code with a venv's interpreter.
+ *
+ * @param venv The venv.
+ * @param code Python source (`python -c`).
+ * @param options `args` after the code, `cwd`, `env`: the child's whole environment (default: the
+ *   test process's without `MLFLOW_*`, with telemetry and warnings off).
+ * @returns Exit code and output.
+ * @example
+ * ```ts ignore
+ * const out = await runPython(venv, "import mlflow; print(mlflow.__version__)");
+ * ```
+ */
+export async function runPython(
+  venv: Pick<MlflowVenv, "python">,
+  code: string,
+  options: { args?: string[]; cwd?: string; env?: Record<string, string> } = {},
+): Promise<PythonResult> {
+  let env = options.env;
+  if (env === undefined) {
+    env = {
+      PYTHONWARNINGS: "ignore",
+      GIT_PYTHON_REFRESH: "quiet",
+      MLFLOW_DISABLE_TELEMETRY: "true",
+      DO_NOT_TRACK: "true",
+    };
+    for (const [k, v] of Object.entries(Deno.env.toObject())) {
+      if (!k.startsWith("MLFLOW_")) env[k] ??= v;
+    }
+  }
+  const out = await new Deno.Command(venv.python, {
+    args: ["-c", code, ...(options.args ?? [])],
+    env,
+    clearEnv: true,
+    stdin: "null",
+    ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Python that lets MLflow create (or open) the database at `sys.argv[1]` (a tracking URI). */
+export const MLFLOW_CREATES_DB = [
+  "import sys",
+  "from mlflow.tracking import MlflowClient",
+  'MlflowClient(tracking_uri=sys.argv[1]).get_experiment("0")',
+].join("\n");

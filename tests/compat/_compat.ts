@@ -10,6 +10,7 @@ import {
   type MlflowVenv,
   mlflowVenv,
   PINNED_MLFLOW_VERSIONS,
+  runPython,
   skipWithoutMlflow,
 } from "../_helpers/mlflow_venvs.ts";
 
@@ -91,6 +92,27 @@ export function compatTest(name: string, fn: (t: Deno.TestContext) => Promise<vo
   Deno.test({ name, ignore: !ENABLED, fn });
 }
 
+/**
+ * Declares a compat test that needs the venvs of given MLflow versions: ignored outside
+ * `deno task test:compat`, and (one skip line per version) when one of them is missing.
+ *
+ * @param name The test's name.
+ * @param versions MLflow versions (pinned ones: {@linkcode PINNED_MLFLOW_VERSIONS}).
+ * @param fn The test, given its context and the venvs in the order of `versions`.
+ */
+export function compatMlflowTest(
+  name: string,
+  versions: readonly string[],
+  fn: (t: Deno.TestContext, ...venvs: MlflowVenv[]) => Promise<void>,
+): void {
+  const ignore = !ENABLED || versions.map((v) => skipWithoutMlflow(v)).includes(true);
+  Deno.test({
+    name,
+    ignore,
+    fn: (t) => fn(t, ...versions.map((v) => mlflowVenv(v)!)),
+  });
+}
+
 /** Every pinned version, with one skip line per missing venv (none outside the suite). */
 export function pinnedVersions(): PinnedVersion[] {
   if (!ENABLED) return [];
@@ -99,6 +121,27 @@ export function pinnedVersions(): PinnedVersion[] {
     venv: mlflowVenv(version),
     ignore: skipWithoutMlflow(version),
   }));
+}
+
+/**
+ * Declares a compat test with one step per pinned MLflow version, the steps running at the same
+ * time (a missing venv ignores its step, with one line).
+ *
+ * @param name The test's name.
+ * @param fn One version's check, given its venv.
+ */
+export function compatTestPerVersion(
+  name: string,
+  fn: (venv: MlflowVenv) => Promise<void>,
+): void {
+  const versions = pinnedVersions();
+  compatTest(name, async (t) => {
+    await Promise.all(
+      versions.map(({ version, venv, ignore }) =>
+        t.step({ ...PARALLEL_STEP, name: `MLflow ${version}`, ignore, fn: () => fn(venv!) })
+      ),
+    );
+  });
 }
 
 /** Options of parallel steps (one per MLflow version, run at the same time). */
@@ -158,20 +201,11 @@ export async function python(
   code: string,
   options: { cwd: string; env: Record<string, string>; args?: string[] },
 ): Promise<string> {
-  const out = await new Deno.Command(venv.python, {
-    args: ["-c", code, ...(options.args ?? [])],
-    cwd: options.cwd,
-    env: options.env,
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  if (!out.success) {
-    throw new Error(
-      `python (MLflow ${venv.version}) failed (${out.code}):\n${dec.decode(out.stderr)}`,
-    );
+  const out = await runPython(venv, code, options);
+  if (out.code !== 0) {
+    throw new Error(`python (MLflow ${venv.version}) failed (${out.code}):\n${out.stderr}`);
   }
-  return dec.decode(out.stdout);
+  return out.stdout;
 }
 
 /** Reads a run with the venv's MlflowClient (same cwd and env rules as the run). */

@@ -6,16 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/cli.ts";
-import {
-  compatEnv,
-  compatTest,
-  PARALLEL_STEP,
-  pinnedVersions,
-  runAndReadBack,
-  writeCompatProject,
-} from "./_compat.ts";
-
-const VERSIONS = pinnedVersions();
+import { compatEnv, compatTestPerVersion, runAndReadBack, writeCompatProject } from "./_compat.ts";
 
 /** MLflow's default store in an empty directory: `./mlruns` before 3.7, then SQLite. */
 function defaultStore(version: string): "mlruns" | "mlflow.db" {
@@ -23,34 +14,26 @@ function defaultStore(version: string): "mlruns" | "mlflow.db" {
   return major! < 3 || (major === 3 && minor! < 7) ? "mlruns" : "mlflow.db";
 }
 
-compatTest(
+compatTestPerVersion(
   "the default store in a fresh directory: the child's MLflow logs into mlproject's run and reads it back FINISHED",
-  async (t) => {
-    await Promise.all(VERSIONS.map(({ version, venv, ignore }) =>
-      t.step({
-        ...PARALLEL_STEP,
-        name: `MLflow ${version}`,
-        ignore,
-        async fn() {
-          await using tmp = await tempDir();
-          const cwd = `${tmp.path}/work`;
-          const project = `${tmp.path}/proj`;
-          await Deno.mkdir(cwd);
-          await writeCompatProject(project);
-          const env = compatEnv(venv!);
-          const { readBack } = await runAndReadBack(venv!, { cwd, project, env });
-          const store = defaultStore(version);
-          assert.deepEqual(
-            [...Deno.readDirSync(cwd)].map((e) => e.name).filter((n) => n === store),
-            [store],
-            `MLflow ${version}'s default store ./${store} was used`,
-          );
-          assert.match(
-            readBack.trackingUri,
-            store === "mlruns" ? /mlruns$/ : /^sqlite:\/\/\/(.*\/)?mlflow\.db$/,
-          );
-        },
-      })
-    ));
+  async (venv) => {
+    await using tmp = await tempDir();
+    const cwd = `${tmp.path}/work`;
+    const project = `${tmp.path}/proj`;
+    await Deno.mkdir(cwd);
+    await writeCompatProject(project);
+    const env = compatEnv(venv);
+    const { readBack } = await runAndReadBack(venv, { cwd, project, env });
+    const version = venv.version;
+    const store = defaultStore(version);
+    assert.deepEqual(
+      [...Deno.readDirSync(cwd)].map((e) => e.name).filter((n) => n === store),
+      [store],
+      `MLflow ${version}'s default store ./${store} was used`,
+    );
+    assert.match(
+      readBack.trackingUri,
+      store === "mlruns" ? /mlruns$/ : /^sqlite:\/\/\/(.*\/)?mlflow\.db$/,
+    );
   },
 );

@@ -3,37 +3,19 @@
  * (`MLFLOW_TRACKING_URI=./mlruns`), and reads it back with its own client.
  */
 import { tempDir } from "../_helpers/cli.ts";
-import {
-  compatEnv,
-  compatTest,
-  PARALLEL_STEP,
-  pinnedVersions,
-  runAndReadBack,
-  writeCompatProject,
-} from "./_compat.ts";
+import { compatEnv, compatTestPerVersion, runAndReadBack, writeCompatProject } from "./_compat.ts";
 
-const VERSIONS = pinnedVersions();
-
-compatTest(
+compatTestPerVersion(
   "a file store (./mlruns): the child's MLflow logs into mlproject's run and reads it back FINISHED",
-  async (t) => {
-    await Promise.all(VERSIONS.map(({ version, venv, ignore }) =>
-      t.step({
-        ...PARALLEL_STEP,
-        name: `MLflow ${version}`,
-        ignore,
-        async fn() {
-          await using tmp = await tempDir();
-          const project = `${tmp.path}/proj`;
-          await writeCompatProject(project);
-          // MLflow >= 3.10 refuses file stores unless the user opts in (as its error says).
-          const env = compatEnv(venv!, {
-            MLFLOW_TRACKING_URI: "./mlruns",
-            MLFLOW_ALLOW_FILE_STORE: "true",
-          });
-          await runAndReadBack(venv!, { cwd: tmp.path, project, env });
-        },
-      })
-    ));
+  async (venv) => {
+    await using tmp = await tempDir();
+    const project = `${tmp.path}/proj`;
+    await writeCompatProject(project);
+    // MLflow >= 3.10 refuses file stores unless the user opts in (as its error says).
+    const env = compatEnv(venv, {
+      MLFLOW_TRACKING_URI: "./mlruns",
+      MLFLOW_ALLOW_FILE_STORE: "true",
+    });
+    await runAndReadBack(venv, { cwd: tmp.path, project, env });
   },
 );

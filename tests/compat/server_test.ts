@@ -7,37 +7,19 @@ import assert from "node:assert/strict";
 import { tempDir } from "../_helpers/cli.ts";
 import { startMlflowServer } from "../_helpers/mlflow_server.ts";
 import { groupMembers } from "../_helpers/processes.ts";
-import {
-  compatEnv,
-  compatTest,
-  PARALLEL_STEP,
-  pinnedVersions,
-  runAndReadBack,
-  writeCompatProject,
-} from "./_compat.ts";
+import { compatEnv, compatTestPerVersion, runAndReadBack, writeCompatProject } from "./_compat.ts";
 
-const VERSIONS = pinnedVersions();
-
-compatTest(
+compatTestPerVersion(
   "a real mlflow server: the child's MLflow logs into mlproject's run and reads it back FINISHED",
-  async (t) => {
-    await Promise.all(VERSIONS.map(({ version, venv, ignore }) =>
-      t.step({
-        ...PARALLEL_STEP,
-        name: `MLflow ${version}`,
-        ignore,
-        async fn() {
-          await using tmp = await tempDir();
-          await Deno.mkdir(`${tmp.path}/server`);
-          await using server = await startMlflowServer(venv!, `${tmp.path}/server`);
-          const project = `${tmp.path}/proj`;
-          await writeCompatProject(project);
-          const env = compatEnv(venv!, { MLFLOW_TRACKING_URI: server.url });
-          await runAndReadBack(venv!, { cwd: tmp.path, project, env });
-          await server.stop();
-          assert.deepEqual(groupMembers(server.pid), [], "the server and its workers are gone");
-        },
-      })
-    ));
+  async (venv) => {
+    await using tmp = await tempDir();
+    await Deno.mkdir(`${tmp.path}/server`);
+    await using server = await startMlflowServer(venv, `${tmp.path}/server`);
+    const project = `${tmp.path}/proj`;
+    await writeCompatProject(project);
+    const env = compatEnv(venv, { MLFLOW_TRACKING_URI: server.url });
+    await runAndReadBack(venv, { cwd: tmp.path, project, env });
+    await server.stop();
+    assert.deepEqual(groupMembers(server.pid), [], "the server and its workers are gone");
   },
 );

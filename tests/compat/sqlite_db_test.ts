@@ -2,9 +2,11 @@
  * Existing SQLite databases made by real MLflow: one made by the child's own MLflow version is
  * appended to (the run mlproject records there is read back FINISHED by that version, the earlier
  * run stays); one at another version's alembic revision is refused before anything is recorded
- * or run (exit 1, one message naming the file and `mlflow db upgrade`).
+ * or run (exit 1, one message naming the file and both revisions, with the fix `mlflow db upgrade`
+ * for an older database and saying that a newer one is newer).
  */
 import assert from "node:assert/strict";
+import { comparePep440 } from "../../lib/system/pep440.ts";
 import { sqliteRows, tempDir } from "../_helpers/cli.ts";
 import type { MlflowVenv } from "../_helpers/mlflow_venvs.ts";
 import {
@@ -89,7 +91,16 @@ compatTest(
         assert.equal(out.code, 1, why);
         assert.equal(out.stdout, "", why);
         assert.ok(out.stderr.includes(db), `the message names the file: ${why}`);
-        assert.match(out.stderr, /mlflow db upgrade/, why);
+        assert.ok(out.stderr.includes(own), `the message names the expected revision: ${why}`);
+        assert.ok(
+          out.stderr.includes(made.get(other)!.revision),
+          `the message names the database's revision: ${why}`,
+        );
+        // An older database can be upgraded by the child's MLflow; a newer one cannot go back.
+        const fix = comparePep440(other, venv.version) < 0
+          ? /mlflow db upgrade/
+          : /newer, and a database cannot be downgraded/;
+        assert.match(out.stderr, fix, why);
         assert.doesNotMatch(out.stderr, /Traceback|\n\s+at /, why);
         assert.doesNotMatch(out.stderr, /CHILD_MLFLOW/, `the child did not run: ${why}`);
         assert.equal(await runCount(db), 1, `nothing recorded: ${why}`);

@@ -646,7 +646,7 @@ Deno.test("loadProject() refuses an MLproject symlink loop naming the file", asy
   await Deno.symlink("MLproject", `${dir.path}/MLproject`);
   throwsExactly(
     () => loadProject(dir.path),
-    `Cannot read MLproject file '${dir.path}/MLproject': too many levels of symbolic links (a symlink loop?)`,
+    `Cannot read MLproject file '${dir.path}/MLproject': too many levels of symbolic links (a symlink loop)`,
   );
 });
 

@@ -83,7 +83,7 @@ for (const [name, read] of READERS) {
     await refuses(
       read,
       `${dir.path}/loop`,
-      `Cannot read test file '${dir.path}/loop': too many levels of symbolic links (a symlink loop?)`,
+      `Cannot read test file '${dir.path}/loop': too many levels of symbolic links (a symlink loop)`,
     );
     const long = `${dir.path}/${"x".repeat(300)}`;
     await refuses(read, long, `Cannot read test file '${long}': the file name is too long`);

@@ -1,12 +1,11 @@
 /**
  * The per-release schema data and the functions over it; the migration-file reader against
- * synthetic files and against real MLflow installations (when their venvs exist).
+ * synthetic files (against real MLflow: tests/compat/tracking/sqlite_schema_test.ts).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { RELEASES, REVISIONS, SKIPPED, STATEMENTS } from "../../lib/tracking/_sqlite_schemas.ts";
 import {
-  compareMlflowVersions,
   compareRevisions,
   describeRevision,
   headRevisionForVersion,
@@ -19,13 +18,13 @@ import {
   schemaForRevision,
   schemaForVersion,
 } from "../../lib/tracking/sqlite_schema.ts";
+import { comparePep440 } from "../../lib/system/pep440.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
-import { mlflowTest, PINNED_MLFLOW } from "./_mlflow_venvs.ts";
 
 Deno.test("the schema data covers every MLflow release from 2.0.0 to 3.18.0 and skips none of them", () => {
   const known = knownReleases();
-  assert.ok(compareMlflowVersions(NEWEST_KNOWN_RELEASE, "3.18.0") >= 0, NEWEST_KNOWN_RELEASE);
-  const skipped = SKIPPED.map(([v]) => v).filter((v) => compareMlflowVersions(v, "2.0.0") >= 0);
+  assert.ok(comparePep440(NEWEST_KNOWN_RELEASE, "3.18.0") >= 0, NEWEST_KNOWN_RELEASE);
+  const skipped = SKIPPED.map(([v]) => v).filter((v) => comparePep440(v, "2.0.0") >= 0);
   assert.deepEqual(skipped, []);
   // Every minor series has its .0 release (2.0.0 … 2.22.0, 3.0.0 … 3.18.0).
   const missing: string[] = [];
@@ -44,7 +43,7 @@ Deno.test("the schema data lists releases oldest first, each once, with a revisi
   const versions = RELEASES.map(([v]) => v);
   assert.equal(new Set(versions).size, versions.length);
   for (let i = 1; i < versions.length; i++) {
-    assert.ok(compareMlflowVersions(versions[i - 1]!, versions[i]!) < 0, versions[i]);
+    assert.ok(comparePep440(versions[i - 1]!, versions[i]!) < 0, versions[i]);
   }
   for (const [version, revision] of RELEASES) {
     const data = REVISIONS[revision];
@@ -64,7 +63,7 @@ Deno.test("revisions are ordered by their first release, and each minor's .0 rel
   }
   for (const [a, fa] of firsts) {
     for (const [b, fb] of firsts) {
-      assert.equal(Math.sign(compareRevisions(a, b)!), Math.sign(compareMlflowVersions(fa, fb)));
+      assert.equal(Math.sign(compareRevisions(a, b)!), Math.sign(comparePep440(fa, fb)));
     }
   }
   const minors = RELEASES.filter(([v]) => v.endsWith(".0"));
@@ -105,15 +104,6 @@ Deno.test("describeRevision() names exactly the releases of a revision, as runs 
   assert.equal(describeRevision("0123456789ab"), "an unknown MLflow version");
 });
 
-Deno.test("compareMlflowVersions() orders by release number with pre-releases first", () => {
-  assert.ok(compareMlflowVersions("3.10.0", "3.9.1") > 0);
-  assert.ok(compareMlflowVersions("2.22.5", "3.0.0") < 0);
-  assert.ok(compareMlflowVersions("3.8.0rc0", "3.8.0") < 0);
-  assert.ok(compareMlflowVersions("3.8.0.dev0", "3.7.9") > 0);
-  assert.equal(compareMlflowVersions("3.8", "3.8.0"), 0);
-  assert.equal(compareMlflowVersions("3.8.0+local", "3.8.0"), 0);
-});
-
 Deno.test("compareRevisions() follows the first release of each revision; unknown gives undefined", () => {
   assert.ok(compareRevisions("f5a4f2784254", "bf29a5ff90ea")! < 0);
   assert.ok(compareRevisions("bf29a5ff90ea", "f5a4f2784254")! > 0);
@@ -147,16 +137,3 @@ Deno.test("readMigrationChain() finds the one revision that is nobody's down_rev
   assert.equal(await headRevisionFromSitePackages(tmp.path), undefined);
   assert.equal(await headRevisionFromSitePackages(join(tmp.path, "nowhere")), undefined);
 });
-
-for (const version of PINNED_MLFLOW) {
-  mlflowTest(
-    `headRevisionFromSitePackages() of real MLflow ${version} is the head the data has for it`,
-    [version],
-    async (venv) => {
-      assert.equal(
-        await headRevisionFromSitePackages(venv.sitePackages),
-        headRevisionForVersion(version),
-      );
-    },
-  );
-}

@@ -13,19 +13,8 @@ import {
   parseTrackingUri,
   resolveTrackingUri,
 } from "../../lib/tracking/tracking_uri.ts";
+import { writeExperimentMeta } from "../_helpers/mlruns.ts";
 import { tempDir } from "../_helpers/cli.ts";
-import { detectMlflow } from "../../lib/envs/mlflow_version.ts";
-import { runCommand } from "../../lib/system/run_command.ts";
-import { testMlflowVenvs } from "../_helpers/mlflow_venvs.ts";
-
-function writeExperimentMeta(mlruns: string, id: string): void {
-  Deno.mkdirSync(join(mlruns, id), { recursive: true });
-  Deno.writeTextFileSync(
-    join(mlruns, id, "meta.yaml"),
-    `artifact_location: file://${mlruns}/${id}\ncreation_time: 1\nexperiment_id: '${id}'\n` +
-      "last_update_time: 1\nlifecycle_stage: active\nname: Default\n",
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 // resolveTrackingUri
@@ -147,39 +136,6 @@ Deno.test("defaultsToMlruns() is true before 3.7.0.dev0 only", () => {
     ),
     [true, true, false, false, false, true, false],
   );
-});
-
-Deno.test("resolveTrackingUri() with the detected version names the store real MLflow releases default to", async () => {
-  const venvs = testMlflowVenvs();
-  if (venvs.length === 0) {
-    // deno-lint-ignore no-console
-    console.log("skipped: no MLflow test venvs (set MLPROJECT_TEST_MLFLOW_VENVS)");
-    return;
-  }
-  await using tmp = await tempDir();
-  const env = { HOME: tmp.path, PATH: Deno.env.get("PATH") ?? "" };
-  const empty = join(tmp.path, "empty");
-  const withData = join(tmp.path, "with-data");
-  await Deno.mkdir(empty);
-  writeExperimentMeta(join(withData, "mlruns"), "0");
-  const cases = venvs.flatMap((python) => [empty, withData].map((cwd) => ({ python, cwd })));
-  const printed = await Promise.all(cases.map(async ({ python, cwd }) => {
-    const out = await runCommand(python, [
-      "-c",
-      "import mlflow; print(mlflow.get_tracking_uri())",
-    ], { env, cwd });
-    return out.success ? out.stdout.trim().split("\n").at(-1)! : undefined;
-  }));
-  let compared = 0;
-  for (const [i, { python, cwd }] of cases.entries()) {
-    if (printed[i] === undefined) continue; // no MLflow in this venv
-    const mlflowVersion = detectMlflow(python, { env, cwd })?.version;
-    assert.ok(mlflowVersion !== undefined, python);
-    const ours = parseTrackingUri(resolveTrackingUri({}, { cwd, mlflowVersion }), cwd);
-    assert.deepEqual(ours, parseTrackingUri(printed[i]!, cwd), `${mlflowVersion} in ${cwd}`);
-    compared++;
-  }
-  assert.ok(compared > 0, "at least one venv imports mlflow");
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -5,10 +5,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { cleanEnv, runCli, tempDir, writeFiles } from "../_helpers/cli.ts";
-import { MLFLOW_CREATES_DB, mlflowTest, mlflowVenv, runPython } from "./_mlflow_venvs.ts";
+import { cleanEnv, runCli, tempDir, writeFiles } from "../../_helpers/cli.ts";
+import { MLFLOW_CREATES_DB, runPython } from "../../_helpers/mlflow_venvs.ts";
+import { compatMlflowTest } from "../_compat.ts";
 
-const CANDIDATES = ["3.7.0", "3.18.0", "2.17.2", "2.22.5"];
+/** The first release whose default store is SQLite. */
+const VERSION = "3.7.0";
 const RUNNERS = 50;
 
 function query(path: string, sql: string): Record<string, unknown>[] {
@@ -20,12 +22,10 @@ function query(path: string, sql: string): Record<string, unknown>[] {
   }
 }
 
-const VERSION = CANDIDATES.find((v) => mlflowVenv(v) !== undefined) ?? CANDIDATES[0]!;
-
-mlflowTest(
+compatMlflowTest(
   `${RUNNERS} concurrent runs on a DB real MLflow ${VERSION} just created (rollback journal) never see 'database is locked'`,
   [VERSION],
-  async (venv) => {
+  async (_t, venv) => {
     await using tmp = await tempDir();
     const project = join(tmp.path, "project");
     await writeFiles(project, {
@@ -38,12 +38,12 @@ mlflowTest(
       ].join("\n"),
     });
     const db = join(tmp.path, "mlflow.db");
-    const made = await runPython(venv, MLFLOW_CREATES_DB, [`sqlite:///${db}`]);
+    const made = await runPython(venv, MLFLOW_CREATES_DB, { args: [`sqlite:///${db}`] });
     assert.equal(made.code, 0, made.stderr);
     assert.deepEqual(query(db, "PRAGMA journal_mode"), [{ journal_mode: "delete" }]);
 
     const env = cleanEnv({
-      PATH: `${join(venv.python, "..")}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
+      PATH: `${venv.bin}:${Deno.env.get("PATH") ?? "/usr/bin:/bin"}`,
       MLFLOW_TRACKING_URI: `sqlite:///${db}`,
       PYTHONWARNINGS: "ignore",
       GIT_PYTHON_REFRESH: "quiet",
