@@ -73,7 +73,10 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "run") {
     const { runCommand } = await import("./cli/run_command.ts");
-    return await runCommand(argv.slice(i + 1), env, (handler) => onInterrupt = handler);
+    return await runCommand(argv.slice(i + 1), {
+      env,
+      onInterrupt: (handler) => onInterrupt = handler,
+    });
   }
   if (command === "env") {
     const { envCommand } = await import("./cli/env_command.ts");

@@ -122,23 +122,23 @@ function splitPair(kind: "P" | "A", item: string, into: Record<string, string | 
  * `MLFLOW_TMP_DIR` defaults from `env`. Pure: reads nothing else.
  *
  * @param argv The arguments after `run`.
- * @param env The environment (defaults for experiment and storage dir).
- * @param envManagers The accepted `--env-manager` values.
+ * @param options `env`: the environment (defaults for experiment and storage dir);
+ * `envManagers`: the accepted `--env-manager` values.
  * @returns The parsed arguments, or `"help"` for `-h`/`--help`.
  * @throws {UsageError} For a malformed command line.
  *
  * @example
  * ```ts
  * import { parseRunArgs } from "./run_args.ts";
- * const args = parseRunArgs(["proj", "-P", "a=1"], {}, ["local"]);
+ * const args = parseRunArgs(["proj", "-P", "a=1"], { env: {}, envManagers: ["local"] });
  * console.assert(args !== "help" && args.params.a === "1");
  * ```
  */
 export function parseRunArgs(
   argv: string[],
-  env: Record<string, string>,
-  envManagers: readonly string[],
+  options: { env: Record<string, string>; envManagers: readonly string[] },
 ): RunArgs | "help" {
+  const { env, envManagers } = options;
   const values = new Map<string, string[]>();
   const flags = new Set<string>();
   const positional: string[] = [];

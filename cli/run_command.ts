@@ -12,24 +12,29 @@ import { reportError } from "./report_error.ts";
  * `mlproject run`: parses the arguments, plans (`--dry-run`) or runs, prints `--json`.
  *
  * @param argv The arguments after `run`.
- * @param env The environment (after `--env-file`).
- * @param onInterrupt Receives what SIGINT/SIGTERM must do while the run is set up and running
+ * @param options `env`: the environment (after `--env-file`); `onInterrupt` receives what SIGINT/SIGTERM must do while the run is set up and running
  * (`undefined` again once done).
  * @returns The exit code.
  *
  * @example
  * ```ts ignore
  * import { runCommand } from "./run_command.ts";
- * const code = await runCommand(["./proj", "--dry-run"], Deno.env.toObject(), () => {});
+ * const code = await runCommand(["./proj", "--dry-run"], {
+ *   env: Deno.env.toObject(),
+ *   onInterrupt: () => {},
+ * });
  * ```
  */
 export async function runCommand(
   argv: string[],
-  env: Record<string, string>,
-  onInterrupt: (handler: (() => void) | undefined) => void,
+  options: {
+    env: Record<string, string>;
+    onInterrupt: (handler: (() => void) | undefined) => void;
+  },
 ): Promise<number> {
+  const { env, onInterrupt } = options;
   const { ENV_MANAGERS } = await import("../lib/envs/environment.ts");
-  const args = parseRunArgs(argv, env, ENV_MANAGERS);
+  const args = parseRunArgs(argv, { env, envManagers: ENV_MANAGERS });
   if (args === "help") {
     printOut(RUN_HELP.trimEnd());
     return 0;

@@ -21,8 +21,7 @@ Deno.test("parseRunArgs() reads options in every spelling, flags and one URI", (
       "--dry-run",
       "--json",
     ],
-    {},
-    MANAGERS,
+    { env: {}, envManagers: MANAGERS },
   );
   assert.ok(args !== "help");
   assert.equal(args.uri, "proj");
@@ -36,12 +35,15 @@ Deno.test("parseRunArgs() reads options in every spelling, flags and one URI", (
 });
 
 Deno.test("parseRunArgs() takes experiment and storage defaults from the given environment only", () => {
-  const args = parseRunArgs(["p"], { MLFLOW_EXPERIMENT_NAME: "e", MLFLOW_TMP_DIR: "/t" }, MANAGERS);
+  const args = parseRunArgs(["p"], {
+    env: { MLFLOW_EXPERIMENT_NAME: "e", MLFLOW_TMP_DIR: "/t" },
+    envManagers: MANAGERS,
+  });
   assert.ok(args !== "help");
   assert.equal(args.experimentName, "e");
   assert.equal(args.storageDir, "/t");
-  assert.equal(parseRunArgs(["p", "--help"], {}, MANAGERS), "help");
-  const after = parseRunArgs(["--", "-odd-uri"], {}, MANAGERS);
+  assert.equal(parseRunArgs(["p", "--help"], { env: {}, envManagers: MANAGERS }), "help");
+  const after = parseRunArgs(["--", "-odd-uri"], { env: {}, envManagers: MANAGERS });
   assert.ok(after !== "help" && after.uri === "-odd-uri");
 });
 
@@ -57,7 +59,7 @@ Deno.test("parseRunArgs() refuses malformed command lines with usage errors", ()
     [["p", "--experiment-name", "a", "--experiment-id", "1"], /Specify only one of/],
   ];
   for (const [argv, message] of cases) {
-    assert.throws(() => parseRunArgs(argv, {}, MANAGERS), (e: Error) => {
+    assert.throws(() => parseRunArgs(argv, { env: {}, envManagers: MANAGERS }), (e: Error) => {
       assert.ok(e instanceof UsageError, argv.join(" "));
       assert.match(e.message, message);
       return true;
