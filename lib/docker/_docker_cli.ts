@@ -40,9 +40,13 @@ export function docker(args: string[], options: DockerCliOptions = {}): Promise<
  * ```
  */
 export function lastErrorLine(out: CommandOutput): string {
-  const lines = (out.stderr + "\n" + out.stdout).split("\n").map((l) => l.trim()).filter((l) =>
-    l !== "" && !/^(DEPRECATED:|Install the buildx|https:\/\/docs\.docker\.com\/go\/buildx)/.test(l)
-  );
+  const useful = (text: string) =>
+    text.split("\n").map((l) => l.trim()).filter((l) =>
+      l !== "" &&
+      !/^(DEPRECATED:|Install the buildx|https:\/\/docs\.docker\.com\/go\/buildx)/.test(l)
+    );
+  const stderr = useful(out.stderr);
+  const lines = stderr.length > 0 ? stderr : useful(out.stdout);
   const errorLine = lines.find((l) => /^(Error|ERROR)\b/.test(l));
   return errorLine ?? lines.at(-1) ?? `exit status ${out.code}`;
 }

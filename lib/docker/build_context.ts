@@ -134,12 +134,10 @@ export async function scanBuildContext(dir: string): Promise<BuildContext> {
         mtime: Math.floor((info.mtime?.getTime() ?? 0) / 1000),
       };
       if (info.isDirectory) {
-        if (excluded && !matcher.hasExceptions) {
+        if (excluded) {
           excludedCount++;
-          continue;
-        }
-        if (excluded) excludedCount++;
-        else entries.push({ ...base, kind: "dir", size: 0 });
+          if (!matcher.mayReinclude(path)) continue;
+        } else entries.push({ ...base, kind: "dir", size: 0 });
         await walk(path);
         continue;
       }

@@ -36,6 +36,8 @@ export interface ContainerHandle {
    * start it; 137/143 after a kill).
    */
   readonly status: Promise<ProcessResult>;
+  /** The container's output when `stdout: "piped"` was used (stderr is not captured), after exit. */
+  readonly output: Promise<Uint8Array>;
   /** Whether `cancel()` was called. */
   readonly cancelled: boolean;
   /** Stops and removes the container, ends the CLI; resolves with the final status. */
@@ -89,6 +91,7 @@ export function startContainer(
     name,
     pid: child.pid,
     status,
+    output: child.output.then((o) => o.stdout),
     get cancelled() {
       return cancelling !== undefined;
     },

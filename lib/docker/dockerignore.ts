@@ -17,6 +17,11 @@ export interface DockerignoreMatcher {
   readonly hasExceptions: boolean;
   /** Whether a slash-separated path relative to the context root is excluded. */
   excludes(path: string): boolean;
+  /**
+   * Whether an excluded directory must still be walked: an exception's text starts with it
+   * (Docker's rule: a wildcard exception such as `!**` + `/keep` does not reach into it).
+   */
+  mayReinclude(dir: string): boolean;
 }
 
 /**
@@ -196,6 +201,10 @@ export function dockerignoreMatcher(
   return {
     patterns: compiled.map((p) => (p.exclusion ? "!" : "") + p.text),
     hasExceptions: compiled.some((p) => p.exclusion),
+    mayReinclude(dir: string): boolean {
+      const prefix = normalize(dir) + "/";
+      return compiled.some((p) => p.exclusion && (p.text + "/").startsWith(prefix));
+    },
     excludes(path: string): boolean {
       const file = normalize(path);
       if (file === ".") return false;

@@ -95,3 +95,10 @@ Deno.test("no patterns exclude nothing, and the context root itself is never exc
   assert.equal(m.excludes("a"), false);
   assert.equal(dockerignoreMatcher(["*"]).excludes("."), false);
 });
+
+Deno.test("an excluded directory is walked only when an exception's text starts with it (Docker's rule)", () => {
+  const m = dockerignoreMatcher(parseDockerignore("data\n!data/keep.txt\n.venv\n!**/x.txt\n"));
+  assert.equal(m.mayReinclude("data"), true);
+  assert.equal(m.mayReinclude(".venv"), false);
+  assert.equal(m.mayReinclude("dat"), false);
+});
