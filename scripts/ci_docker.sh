@@ -7,7 +7,9 @@
 #   3. builds the test base images offline:
 #        mlproject-test/busybox:1        busybox-static, shell only (0.1 s)
 #        mlproject-test/debian-py:12     Debian bookworm + python3 from the Debian mirror
-#      (mmdebstrap tarball cached in ${MLPROJECT_DOCKER_CACHE:-$HOME/.cache/mlproject/docker}).
+#      (mmdebstrap tarball cached in ${MLPROJECT_DOCKER_CACHE:-$HOME/.cache/mlproject/docker});
+#   4. installs mlflow-skinny 2.17.2 for the image's python3 (3.11) with uv into that cache
+#      (mlflow-skinny-2.17.2-py3.11/), which tests mount to log into a run from a container.
 # Idempotent: an answering engine and existing images are kept. Exit status 0 when the engine
 # answers and both images exist. dockerd's log: $cache/dockerd.log.
 set -uo pipefail
@@ -90,5 +92,15 @@ if ! have_image mlproject-test/debian-py:12; then
     --change 'CMD ["bash"]' "$tarball" mlproject-test/debian-py:12 >/dev/null ||
     { say "import of $tarball failed" >&2; exit 1; }
   say "built mlproject-test/debian-py:12"
+fi
+# MLflow (skinny) for the container's python3 3.11, mounted by tests/docker to log from a child.
+site="$cache/mlflow-skinny-2.17.2-py3.11"
+export PATH="$HOME/.local/bin:$PATH"
+if [ ! -f "$site/.complete" ] && command -v uv >/dev/null 2>&1; then
+  rm -rf "$site"
+  uv pip install --quiet --target "$site" --python-version 3.11 \
+    --python-platform x86_64-manylinux_2_28 mlflow-skinny==2.17.2 && touch "$site/.complete" &&
+    say "installed mlflow-skinny 2.17.2 for python 3.11 in $site" ||
+    say "mlflow-skinny for the container could not be installed (its test will skip)" >&2
 fi
 say "ready: $(docker image ls --format '{{.Repository}}:{{.Tag}}' mlproject-test/busybox) $(docker image ls --format '{{.Repository}}:{{.Tag}}' mlproject-test/debian-py)"

@@ -59,3 +59,25 @@ export async function removeRepository(repository: string): Promise<void> {
   const ids = await dockerOut(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository]);
   if (ids !== "") await dockerOut(["image", "rm", "--force", ...ids.split("\n")]);
 }
+
+/** mlflow-skinny 2.17.2 for the image's python3 3.11 (installed by scripts/ci_docker.sh). */
+export const MLFLOW_SITE: string = `${
+  Deno.env.get("MLPROJECT_DOCKER_CACHE") ??
+    `${Deno.env.get("HOME") ?? "/nonexistent"}/.cache/mlproject/docker`
+}/mlflow-skinny-2.17.2-py3.11`;
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `true` when the tests of a real MLflow child in a container must be skipped. */
+export const NO_MLFLOW_IN_CONTAINER: boolean = NO_ENGINE || skipWithout(
+  "MLflow-in-container tests",
+  exists(`${MLFLOW_SITE}/.complete`),
+  `no ${MLFLOW_SITE}; run scripts/ci_docker.sh (needs uv and PyPI)`,
+);

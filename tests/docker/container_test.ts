@@ -10,7 +10,15 @@ import {
 import { FileStore } from "../../lib/tracking/file_store.ts";
 import { SqliteStore } from "../../lib/tracking/sqlite_store.ts";
 import { sqliteRows, tempDir } from "../_helpers/cli.ts";
-import { BUSYBOX, containersLabelled, DEBIAN_PY, dockerOut, NO_ENGINE } from "./_engine.ts";
+import {
+  BUSYBOX,
+  containersLabelled,
+  DEBIAN_PY,
+  dockerOut,
+  MLFLOW_SITE,
+  NO_ENGINE,
+  NO_MLFLOW_IN_CONTAINER,
+} from "./_engine.ts";
 
 function request(cwd: string, extra: Partial<DockerRunRequest>): DockerRunRequest {
   return {
@@ -143,6 +151,44 @@ Deno.test({
     const runDir = `${d.path}/mlruns/${exp}/${info.runId}`;
     assert.match(await Deno.readTextFile(`${runDir}/metrics/loss`), /^\d+ 0\.25 0\n$/);
     assert.equal(await Deno.readTextFile(`${runDir}/artifacts/model.txt`), "m");
+  },
+});
+
+Deno.test({
+  name: "a child in the container logs a metric with MLflow 2.17.2 into the run of a file store",
+  ignore: NO_MLFLOW_IN_CONTAINER,
+  fn: async () => {
+    await using d = await tempDir();
+    const store = new FileStore(`${d.path}/mlruns`);
+    const exp = await store.createExperiment("docker");
+    const info = await store.createRun({
+      experimentId: exp,
+      userId: "u",
+      startTime: Date.now(),
+      runName: "r",
+      tags: [],
+    });
+    const script = [
+      "import mlflow",
+      "mlflow.log_metric('loss', 0.125)",
+      "mlflow.log_text('hello', 'greeting.txt')",
+      "mlflow.end_run()",
+    ].join("\n");
+    const { code } = await run(request(d.path, {
+      image: DEBIAN_PY,
+      runId: info.runId,
+      experimentId: exp,
+      trackingUri: store.uri,
+      artifactUri: info.artifactUri,
+      volumes: [`${MLFLOW_SITE}:/opt/mlflow-site:ro`],
+      environment: [["PYTHONPATH", "/opt/mlflow-site"]],
+      command: ["python3", "-c", script],
+    }));
+    assert.equal(code, 0);
+    const runDir = `${d.path}/mlruns/${exp}/${info.runId}`;
+    assert.match(await Deno.readTextFile(`${runDir}/metrics/loss`), /^\d+ 0\.125 0\n$/);
+    assert.equal(await Deno.readTextFile(`${runDir}/artifacts/greeting.txt`), "hello");
+    assert.equal((await store.getRun(info.runId))?.status, "FINISHED");
   },
 });
 
