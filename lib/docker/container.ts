@@ -67,6 +67,7 @@ export function startContainer(
   const grace = options.killGraceMs ?? 5000;
   let child: ChildHandle;
   try {
+    for (const dir of invocation.hostDirs) Deno.mkdirSync(dir, { recursive: true });
     child = spawnProcess("docker", invocation.args, {
       env: invocation.cliEnv,
       stdin: "null",
@@ -76,7 +77,9 @@ export function startContainer(
     });
   } catch (e) {
     throw new ExecutionException(
-      `Cannot start 'docker run': ${e instanceof Error ? e.message : e}`,
+      `Cannot start 'docker run' (${invocation.containerName}): ${
+        e instanceof Error ? e.message : e
+      }`,
     );
   }
   const name = invocation.containerName;

@@ -68,6 +68,11 @@ export interface DockerRunInvocation {
   containerName: string;
   /** `docker run …` as one line with variable values left out (for the log). */
   display: string;
+  /**
+   * Host directories of the store mounts, created by `startContainer` when missing (dockerd would
+   * create them root-owned; podman refuses a missing source).
+   */
+  hostDirs: string[];
 }
 
 /**
@@ -153,6 +158,7 @@ const CLI_READS = /^(PATH|HOME|TMPDIR|DOCKER_.*|(HTTPS?|NO|ALL)_PROXY)$/i;
 export function dockerRunArgs(request: DockerRunRequest): DockerRunInvocation {
   const host = request.hostEnv;
   const args: string[] = ["run", "--rm"];
+  const hostDirs: string[] = [];
   const dockerArgs: readonly DockerArg[] = Array.isArray(request.dockerArgs)
     ? request.dockerArgs
     : Object.entries(request.dockerArgs ?? {});
@@ -185,6 +191,7 @@ export function dockerRunArgs(request: DockerRunRequest): DockerRunInvocation {
   const target = parseTrackingUri(request.trackingUri, request.cwd);
   if (target.kind === "file") {
     args.push("-v", `${target.path}:${CONTAINER_TRACKING_DIR}`);
+    hostDirs.push(target.path);
     env.set("MLFLOW_TRACKING_URI", `file://${CONTAINER_TRACKING_DIR}`);
   } else if (target.kind === "sqlite") {
     const slash = target.path.lastIndexOf("/");
@@ -213,6 +220,7 @@ export function dockerRunArgs(request: DockerRunRequest): DockerRunInvocation {
       const path = localPathOfUri(uri);
       const inContainer = isAbsolute(path) ? normalize(path) : normalize(IMAGE_WORKDIR + path);
       args.push("-v", `${resolve(request.cwd, path)}:${inContainer}`);
+      hostDirs.push(resolve(request.cwd, path));
     } else if (scheme === "s3") {
       const home = host.HOME || host.USERPROFILE;
       if (home) {
@@ -289,5 +297,5 @@ export function dockerRunArgs(request: DockerRunRequest): DockerRunInvocation {
   const display = ["docker", ...before, ...shown, request.image, ...request.command]
     .map((a) => /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'"'"'`)}'`)
     .join(" ");
-  return { args, cliEnv, containerEnv: env, containerName, display };
+  return { args, cliEnv, containerEnv: env, containerName, display, hostDirs };
 }

@@ -8,6 +8,9 @@ import {
   RUN_ID_LABEL,
 } from "../../lib/docker/run_args.ts";
 import { FileStore } from "../../lib/tracking/file_store.ts";
+import { openRestStore } from "../../lib/tracking/rest_store.ts";
+import { startMlflowServer } from "../_helpers/mlflow_server.ts";
+import { mlflowVenv, skipWithoutMlflow } from "../_helpers/mlflow_venvs.ts";
 import { SqliteStore } from "../../lib/tracking/sqlite_store.ts";
 import { sqliteRows, tempDir } from "../_helpers/cli.ts";
 import {
@@ -189,6 +192,48 @@ Deno.test({
     assert.match(await Deno.readTextFile(`${runDir}/metrics/loss`), /^\d+ 0\.125 0\n$/);
     assert.equal(await Deno.readTextFile(`${runDir}/artifacts/greeting.txt`), "hello");
     assert.equal((await store.getRun(info.runId))?.status, "FINISHED");
+  },
+});
+
+Deno.test({
+  name:
+    "http tracking: a child in a container on the host network logs into a real mlflow server's run",
+  ignore: NO_MLFLOW_IN_CONTAINER || skipWithoutMlflow("2.17.2"),
+  fn: async () => {
+    await using d = await tempDir();
+    await using server = await startMlflowServer(mlflowVenv("2.17.2")!, d.path);
+    const store = openRestStore(server.url, { env: {} });
+    try {
+      const exp = await store.createExperiment("docker");
+      const info = await store.createRun({
+        experimentId: exp,
+        userId: "u",
+        startTime: Date.now(),
+        runName: "r",
+        tags: [],
+      });
+      const warnings: string[] = [];
+      const { code } = await run(request(d.path, {
+        image: DEBIAN_PY,
+        runId: info.runId,
+        experimentId: exp,
+        trackingUri: server.url,
+        artifactUri: info.artifactUri,
+        dockerArgs: [["network", "host"]],
+        volumes: [`${MLFLOW_SITE}:/opt/mlflow-site:ro`],
+        environment: [["PYTHONPATH", "/opt/mlflow-site"]],
+        command: ["python3", "-c", "import mlflow; mlflow.log_metric('acc', 0.75)"],
+        reporter: { log: (_level, m) => void warnings.push(m) },
+      }));
+      assert.equal(code, 0);
+      assert.deepEqual(warnings, []);
+      const history = await fetch(
+        `${server.url}/api/2.0/mlflow/metrics/get-history?run_id=${info.runId}&metric_key=acc`,
+      ).then((r) => r.json());
+      assert.deepEqual(history.metrics.map((m: { value: number }) => m.value), [0.75]);
+    } finally {
+      store.close();
+    }
   },
 });
 

@@ -72,6 +72,7 @@ Deno.test("docker run argv follows MLflow's order: --rm, -A args, tracking, arti
     ["MODE", "fast"],
   ]);
   assert.equal(inv.cliEnv.MLFLOW_TRACKING_URI, "file:///mlflow/tmp/mlruns");
+  assert.deepEqual(inv.hostDirs, ["/srv/mlruns", "/srv/mlruns/7/run1/artifacts"]);
   assert.equal(inv.cliEnv.PATH, "/usr/bin:/bin");
 });
 
