@@ -158,7 +158,12 @@ class Session {
       );
     }
     const found = parseInspect(out.stdout);
-    if (!out.success && !/no such image/i.test(out.stderr)) {
+    // A missing image is "No such image" (dockerd) or "image not known" (podman); only an engine
+    // that cannot be reached is an error here.
+    if (
+      !out.success &&
+      /cannot connect|error during connect|permission denied|daemon running/i.test(out.stderr)
+    ) {
       throw new ExecutionException(
         `docker image inspect ${refs.join(" ")} failed: ${escapeForMessage(lastErrorLine(out))}`,
       );

@@ -286,6 +286,31 @@ Deno.test({
   },
 });
 
+async function waitRunning(label: string, name: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const running = await dockerOut(["ps", "--filter", `label=${label}`, "--format", "{{.Names}}"]);
+    if (running === name) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`container ${name} did not start`);
+}
+
+Deno.test({
+  name: "a container removed by someone else ends the run with its kill status",
+  ignore: NO_ENGINE,
+  fn: async () => {
+    await using d = await tempDir();
+    const req = request(d.path, { command: containerCommand("sleep 300") });
+    const inv = dockerRunArgs(req);
+    const c = startContainer(inv, { stdout: "piped" });
+    await waitRunning(`${RUN_ID_LABEL}=${req.runId}`, inv.containerName);
+    await dockerOut(["rm", "--force", inv.containerName]);
+    const status = await c.status;
+    assert.equal(status.code, 137);
+    assert.equal(c.cancelled, false);
+  },
+});
+
 Deno.test({
   name: "cancel() stops and removes the container: nothing is left in docker ps -a",
   ignore: NO_ENGINE,

@@ -3,6 +3,7 @@ import { dockerImageTags, resolveDockerImage } from "../../lib/docker/image.ts";
 import { ExecutionException } from "../../lib/errors.ts";
 import type { LogLevel, Reporter } from "../../lib/output.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
+import { findExecutable } from "../_helpers/components.ts";
 import { BUSYBOX, dockerOut, NO_ENGINE, removeRepository } from "./_engine.ts";
 
 function recorder(): Reporter & { lines: string[] } {
@@ -140,5 +141,24 @@ Deno.test({
     } finally {
       await removeRepository(name);
     }
+  },
+});
+
+Deno.test({
+  name: "an engine that cannot be reached is an error naming the command, not a missing image",
+  ignore: findExecutable("docker") === undefined,
+  fn: async () => {
+    await using d = await tempDir();
+    const env = {
+      PATH: Deno.env.get("PATH") ?? "",
+      HOME: d.path,
+      DOCKER_HOST: `unix://${d.path}/x.sock`,
+    };
+    await assert.rejects(
+      resolveDockerImage({ name: "p", dir: d.path, dockerEnv: { image: BUSYBOX } }, { env }),
+      (e: unknown) =>
+        e instanceof ExecutionException &&
+        e.message.startsWith(`docker image inspect ${BUSYBOX} failed: Cannot connect`),
+    );
   },
 });
