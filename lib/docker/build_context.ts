@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { escapeForMessage, ExecutionException } from "../errors.ts";
+import { normalize } from "../paths.ts";
 import { readDockerignore } from "./dockerignore.ts";
 import { TAR_END, tarHeader, tarPadding } from "./_tar.ts";
 
@@ -82,6 +83,8 @@ function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
  * Sockets, FIFOs and devices are left out; symlinks are kept as links.
  *
  * @param dir The project directory.
+ * @param options `excludePaths`: absolute paths also left out when they are inside `dir` (the
+ *   run's own tracking store and artifacts, which change on every run).
  * @returns The context's entries.
  * @throws {ExecutionException} When the directory or a file cannot be read, or
  *   `.dockerignore` has a bad pattern.
@@ -97,9 +100,16 @@ function byName(a: Deno.DirEntry, b: Deno.DirEntry): number {
  * console.assert(ctx.entries.map((e) => e.path).join() === ".dockerignore,a.txt");
  * ```
  */
-export async function scanBuildContext(dir: string): Promise<BuildContext> {
+export async function scanBuildContext(
+  dir: string,
+  options: { excludePaths?: readonly string[] } = {},
+): Promise<BuildContext> {
   const root = dir.replace(/(.)\/+$/, "$1");
   const matcher = await readDockerignore(root);
+  const skip = new Set(
+    (options.excludePaths ?? []).map((p) => normalize(p)).filter((p) => p.startsWith(root + "/"))
+      .map((p) => p.slice(root.length + 1)),
+  );
   const entries: ContextEntry[] = [];
   let excludedCount = 0;
   let bytes = 0;
@@ -121,7 +131,7 @@ export async function scanBuildContext(dir: string): Promise<BuildContext> {
     for (const child of children.sort(byName)) {
       const path = rel === "" ? child.name : `${rel}/${child.name}`;
       const full = `${root}/${path}`;
-      const excluded = matcher.excludes(path);
+      const excluded = skip.has(path) || matcher.excludes(path);
       let info: Deno.FileInfo;
       try {
         info = await Deno.lstat(full);
@@ -136,7 +146,7 @@ export async function scanBuildContext(dir: string): Promise<BuildContext> {
       if (info.isDirectory) {
         if (excluded) {
           excludedCount++;
-          if (!matcher.mayReinclude(path)) continue;
+          if (skip.has(path) || !matcher.mayReinclude(path)) continue;
         } else entries.push({ ...base, kind: "dir", size: 0 });
         await walk(path);
         continue;

@@ -51,6 +51,12 @@ export interface ResolveDockerImageOptions {
   reporter?: Reporter;
   /** Aborting stops a pull or build. */
   signal?: AbortSignal;
+  /**
+   * Absolute paths left out of the build context when inside the project: pass the run's local
+   * tracking store (`mlruns/`, or `mlflow.db` with its `-wal`, `-shm`, `-journal`) and artifact
+   * root, which change on every run and would otherwise force a rebuild each time.
+   */
+  excludePaths?: readonly string[];
 }
 
 /** The project fields the image needs. */
@@ -250,7 +256,9 @@ export async function resolveDockerImage(
   }
 
   const dockerfile = generatedDockerfile(base);
-  const context = await scanBuildContext(project.dir);
+  const context = await scanBuildContext(project.dir, {
+    ...(options.excludePaths ? { excludePaths: options.excludePaths } : {}),
+  });
   const hash = contextHash(context, dockerfile);
   const uri = `${imageRepository(project.name)}:${hash.slice(0, 16)}`;
   const matches = (i: Inspected, baseId: string | undefined) =>

@@ -99,3 +99,20 @@ Deno.test("a file changed between the scan and the stream is reported", async ()
   for await (const _ of contextTar(ctx, DOCKERFILE, report)) { /* drain */ }
   assert.deepEqual(report.changed, ["a.txt"]);
 });
+
+Deno.test("excludePaths leave the run's own store out of the context (it changes on every run)", async () => {
+  await using d = await tempDir();
+  await writeFiles(d.path, { "a.py": "1", "mlruns/0/meta.yaml": "x", "mlflow.db": "db" });
+  const excludePaths = [
+    `${d.path}/mlruns`,
+    `${d.path}/mlflow.db`,
+    `${d.path}/mlflow.db-wal`,
+    "/elsewhere/x",
+  ];
+  const ctx = await scanBuildContext(d.path, { excludePaths });
+  assert.deepEqual(ctx.entries.map((e) => e.path), ["a.py"]);
+  const before = contextHash(ctx, DOCKERFILE);
+  await Deno.writeTextFile(`${d.path}/mlflow.db`, "db changed");
+  await Deno.writeTextFile(`${d.path}/mlruns/0/meta.yaml`, "y");
+  assert.equal(contextHash(await scanBuildContext(d.path, { excludePaths }), DOCKERFILE), before);
+});
