@@ -104,7 +104,7 @@ export function imageRepository(name: string | undefined): string {
  * @example
  * ```ts
  * import { dockerImageTags } from "./image.ts";
- * const t = dockerImageTags({ uri: "p:1", id: "sha256:ab", built: false, pulled: false, commands: [] });
+ * const t = dockerImageTags({ uri: "p:1", id: "sha256:ab" });
  * console.assert(t["mlflow.docker.image.id"] === "sha256:ab");
  * ```
  */
