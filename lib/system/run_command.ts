@@ -28,6 +28,13 @@ export interface SpawnOptions {
   signal?: AbortSignal;
   /** Milliseconds between TERM and KILL when terminating (default 5000). */
   killGraceMs?: number;
+  /**
+   * Bytes written to the child's stdin (instead of `stdin`); stdin is closed at the end. A write
+   * the child refuses (it closed stdin or exited) ends the copy silently.
+   */
+  input?: AsyncIterable<Uint8Array>;
+  /** Called with each line of piped output as it arrives (the output is still collected). */
+  onLine?: (line: string, stream: "stdout" | "stderr") => void;
 }
 
 /** How a child ended. */
@@ -66,6 +73,34 @@ async function drain(stream: ReadableStream<Uint8Array> | null): Promise<Uint8Ar
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+async function feedLines(
+  stream: ReadableStream<Uint8Array>,
+  name: "stdout" | "stderr",
+  onLine: (line: string, stream: "stdout" | "stderr") => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  const emit = (text: string, final: boolean) => {
+    const parts = (pending + text).split(/\r?\n|\r/);
+    pending = final ? "" : parts.pop()!;
+    for (const line of final && parts.at(-1) === "" ? parts.slice(0, -1) : parts) {
+      onLine(line, name);
+    }
+  };
+  for await (const chunk of stream) emit(decoder.decode(chunk, { stream: true }), false);
+  emit(decoder.decode(), true);
+}
+
+async function pump(input: AsyncIterable<Uint8Array>, stdin: WritableStream<Uint8Array>) {
+  const writer = stdin.getWriter();
+  try {
+    for await (const chunk of input) await writer.write(chunk);
+    await writer.close();
+  } catch {
+    await writer.abort().catch(() => {});
+  }
+}
+
 async function copyToStderr(stream: ReadableStream<Uint8Array>): Promise<void> {
   for await (const chunk of stream) {
     let off = 0;
@@ -101,14 +136,28 @@ export function spawnProcess(
     args,
     ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
     ...(options.env !== undefined ? { env: options.env, clearEnv: true } : {}),
-    stdin: options.stdin ?? "inherit",
+    stdin: options.input !== undefined ? "piped" : options.stdin ?? "inherit",
     stdout: stdoutMode === "stderr" ? "piped" : stdoutMode,
     stderr: stderrMode === "tee" ? "piped" : stderrMode,
     detached: group,
   }).spawn();
 
+  if (options.input !== undefined) void pump(options.input, proc.stdin);
   let copying = stdoutMode === "stderr" ? copyToStderr(proc.stdout) : Promise.resolve();
+  let stdoutStream: ReadableStream<Uint8Array> | null = stdoutMode === "piped" ? proc.stdout : null;
   let stderrStream: ReadableStream<Uint8Array> | null = stderrMode === "piped" ? proc.stderr : null;
+  if (options.onLine !== undefined) {
+    const onLine = options.onLine;
+    const watch = (s: ReadableStream<Uint8Array> | null, name: "stdout" | "stderr") => {
+      if (s === null) return null;
+      const [kept, seen] = s.tee();
+      const before = copying;
+      copying = Promise.all([before, feedLines(seen, name, onLine).catch(() => {})]).then(() => {});
+      return kept;
+    };
+    stdoutStream = watch(stdoutStream, "stdout");
+    stderrStream = watch(stderrStream, "stderr");
+  }
   if (stderrMode === "tee") {
     const [shown, kept] = proc.stderr.tee();
     const before = copying;
@@ -117,7 +166,7 @@ export function spawnProcess(
   }
   const output = stdoutMode === "piped" || stderrStream !== null
     ? Promise.all([
-      stdoutMode === "piped" ? drain(proc.stdout) : Promise.resolve(new Uint8Array()),
+      drain(stdoutStream),
       drain(stderrStream),
     ]).then(([stdout, stderr]) => ({ stdout, stderr }))
     : Promise.resolve({ stdout: new Uint8Array(), stderr: new Uint8Array() });
@@ -185,7 +234,7 @@ export interface CommandOutput extends ProcessResult {
 export async function runCommand(
   command: string,
   args: string[],
-  options: Pick<SpawnOptions, "cwd" | "env" | "signal"> & {
+  options: Pick<SpawnOptions, "cwd" | "env" | "signal" | "input" | "onLine"> & {
     /** Also copy the child's stderr to ours as it arrives (progress on a terminal). */
     echoStderr?: boolean;
   } = {},

@@ -153,6 +153,15 @@ export class SqliteStore implements TrackingStore {
       await createWithMlflow(path, mlflow);
     }
 
+    if (!hasContent(path)) {
+      const schema = (expected !== undefined ? schemaForRevision(expected) : undefined) ??
+        schemaForVersion(NEWEST_KNOWN_RELEASE)!;
+      try {
+        createFromSchema(path, schema);
+      } catch (e) {
+        throw new ExecutionException(`Cannot create tracking database '${path}': ${message(e)}`);
+      }
+    }
     let db = openConnection(path);
     try {
       // Everything that can refuse the file happens before anything is written to it.
@@ -490,6 +499,65 @@ function checkDirectory(path: string): void {
     throw new ExecutionException(
       `Cannot open tracking database '${path}': '${dir}' is not a directory`,
     );
+  }
+}
+
+/**
+ * Creates a new database at `schema` beside `path` and links it into place, so that nobody ever
+ * sees a half-made file: built without a journal or per-statement syncs (it is private until the
+ * link), switched to WAL, synced once. When another process linked its database first, that one
+ * is kept (and opened as any existing database).
+ */
+function createFromSchema(path: string, schema: SqliteSchema): void {
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    const db = new DatabaseSync(tmp);
+    try {
+      db.exec("PRAGMA journal_mode = OFF");
+      db.exec("PRAGMA synchronous = OFF");
+      db.exec("BEGIN");
+      db.exec(schema.ddl.join(";\n"));
+      db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)").run(schema.revision);
+      const cols = new Set(
+        db.prepare(`PRAGMA table_info("experiments")`).all().map((r) => String((r as Row).name)),
+      );
+      const now = Date.now();
+      const values: Record<string, string | number> = {
+        experiment_id: 0,
+        name: "Default",
+        artifact_location: schema.defaultArtifactLocation.replaceAll("{cwd}", dirname(path)),
+        lifecycle_stage: "active",
+        creation_time: now,
+        last_update_time: now,
+      };
+      const keys = Object.keys(values).filter((k) => cols.has(k));
+      db.prepare(
+        `INSERT INTO experiments (${keys.map((k) => `"${k}"`).join(", ")}) VALUES (${
+          keys.map(() => "?").join(", ")
+        })`,
+      ).run(...keys.map((k) => values[k]!));
+      db.exec("COMMIT");
+      db.exec("PRAGMA journal_mode = WAL");
+    } finally {
+      db.close();
+    }
+    const file = Deno.openSync(tmp, { read: true, write: true });
+    try {
+      file.syncSync();
+    } finally {
+      file.close();
+    }
+    try {
+      Deno.linkSync(tmp, path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+  } finally {
+    for (const leftover of [tmp, `${tmp}-wal`, `${tmp}-shm`]) {
+      try {
+        Deno.removeSync(leftover);
+      } catch { /* not there */ }
+    }
   }
 }
 
