@@ -15,7 +15,7 @@
  */
 import { dockerRunArgs, resolveDockerImage, startContainer } from "../lib/docker/mod.ts";
 import { containerCommand } from "../lib/docker/run_args.ts";
-import { runCommand } from "../lib/run_command.ts";
+import { runCommand } from "../lib/system/run_command.ts";
 import { mlflowVenv, PINNED_MLFLOW_VERSIONS } from "../tests/_helpers/mlflow_venvs.ts";
 
 const BASE = "mlproject-test/busybox:1";

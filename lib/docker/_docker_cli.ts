@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type CommandOutput, runCommand, type SpawnOptions } from "../run_command.ts";
+import { type CommandOutput, runCommand, type SpawnOptions } from "../system/run_command.ts";
 
 /** Options of {@linkcode docker}. */
 export type DockerCliOptions = Pick<SpawnOptions, "env" | "signal" | "input" | "onLine" | "cwd">;

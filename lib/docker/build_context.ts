@@ -8,8 +8,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { escapeForMessage, ExecutionException } from "../errors.ts";
-import { normalize } from "../paths.ts";
+import { escapeForMessage, ExecutionException } from "../system/errors.ts";
+import { normalize } from "../system/paths.ts";
 import { readDockerignore } from "./dockerignore.ts";
 import { TAR_END, tarHeader, tarPadding } from "./_tar.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { escapeForMessage, ExecutionException } from "../errors.ts";
+import { escapeForMessage, ExecutionException } from "../system/errors.ts";
 import { docker, lastErrorLine } from "./_docker_cli.ts";
 
 /** What {@linkcode checkDockerEngine} found. */

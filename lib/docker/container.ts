@@ -10,8 +10,8 @@ import {
   type OutputMode,
   type ProcessResult,
   spawnProcess,
-} from "../run_command.ts";
-import { ExecutionException } from "../errors.ts";
+} from "../system/run_command.ts";
+import { ExecutionException } from "../system/errors.ts";
 import { docker } from "./_docker_cli.ts";
 import type { DockerRunInvocation } from "./run_args.ts";
 

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { escapeForMessage, ExecutionException } from "../errors.ts";
-import { normalize } from "../paths.ts";
+import { escapeForMessage, ExecutionException } from "../system/errors.ts";
+import { normalize } from "../system/paths.ts";
 
 /** Decides which context paths `.dockerignore` excludes. */
 export interface DockerignoreMatcher {

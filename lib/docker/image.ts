@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { escapeForMessage, ExecutionException } from "../errors.ts";
-import type { Reporter } from "../output.ts";
+import { escapeForMessage, ExecutionException } from "../system/errors.ts";
+import type { Reporter } from "../system/output.ts";
 import { withCacheLock } from "../envs/env_cache.ts";
 import { docker, lastErrorLine } from "./_docker_cli.ts";
 import {

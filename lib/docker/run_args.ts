@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { escapeForMessage, ExecutionException } from "../errors.ts";
-import type { Reporter } from "../output.ts";
-import { fileUrlToPath, isAbsolute, normalize, resolve } from "../paths.ts";
+import { escapeForMessage, ExecutionException } from "../system/errors.ts";
+import type { Reporter } from "../system/output.ts";
+import { fileUrlToPath, isAbsolute, normalize, resolve } from "../system/paths.ts";
 import { parseTrackingUri } from "../tracking/tracking_uri.ts";
 import { IMAGE_WORKDIR } from "./build_context.ts";
 

@@ -5,7 +5,7 @@ import {
   generatedDockerfile,
   scanBuildContext,
 } from "../../lib/docker/build_context.ts";
-import { runCommand } from "../../lib/run_command.ts";
+import { runCommand } from "../../lib/system/run_command.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
 
 const DOCKERFILE = generatedDockerfile("base:1");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { checkDockerEngine, validateDockerProject } from "../../lib/docker/checks.ts";
-import { ExecutionException } from "../../lib/errors.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
 import { findExecutable } from "../_helpers/components.ts";
 import { tempDir } from "../_helpers/cli.ts";
 

@@ -278,7 +278,7 @@ Deno.test({
       );
       assert.deepEqual(rows.map((r) => ({ ...r })), [{ key: "loss", value: 0.5 }]);
       // The store still works for the host after the container's writes.
-      await store.updateRun(info.runId, "FINISHED", Date.now());
+      await store.updateRun(info.runId, { status: "FINISHED", endTime: Date.now() });
       assert.equal((await store.getRun(info.runId))?.status, "FINISHED");
     } finally {
       store.close();

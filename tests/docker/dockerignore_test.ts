@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { dockerignoreMatcher, parseDockerignore } from "../../lib/docker/dockerignore.ts";
-import { ExecutionException } from "../../lib/errors.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
 
 function excluded(text: string, paths: string[]): string[] {
   const m = dockerignoreMatcher(parseDockerignore(text));

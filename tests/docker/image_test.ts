@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dockerImageTags, resolveDockerImage } from "../../lib/docker/image.ts";
-import { ExecutionException } from "../../lib/errors.ts";
-import type { LogLevel, Reporter } from "../../lib/output.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
+import type { LogLevel, Reporter } from "../../lib/system/output.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
 import { findExecutable } from "../_helpers/components.ts";
 import { BUSYBOX, dockerOut, NO_ENGINE, removeRepository } from "./_engine.ts";

@@ -5,8 +5,8 @@ import {
   type DockerRunRequest,
   parseDockerArgs,
 } from "../../lib/docker/run_args.ts";
-import { ExecutionException } from "../../lib/errors.ts";
-import type { LogLevel } from "../../lib/output.ts";
+import { ExecutionException } from "../../lib/system/errors.ts";
+import type { LogLevel } from "../../lib/system/output.ts";
 import { tempDir } from "../_helpers/cli.ts";
 
 function request(extra: Partial<DockerRunRequest> = {}): DockerRunRequest {
