@@ -1,14 +1,14 @@
 /**
  * Reading files a user or a project hands us (MLproject, environment files, requirements,
  * `--env-file`, backend config): only regular files, at most {@linkcode USER_FILE_MAX_BYTES},
- * strict UTF-8. The file is opened non-blocking and checked on the open descriptor, so a FIFO, a
+ * strict UTF-8. The path is checked before it is opened and the open file again, so a FIFO, a
  * device such as `/dev/zero` or a socket is refused at once instead of blocking or growing forever,
- * and no read can outlast a signal by more than the time one capped read takes.
+ * and no read can outlast a signal by more than the time one capped read takes. (Deno's own file
+ * API is used: `node:fs`, which could open with `O_NONBLOCK`, costs ~40 ms of start-up; a FIFO
+ * swapped in between the check and the open is the one case left that could block.)
  *
  * @module
  */
-import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
 import { escapeForMessage, ExecutionException, UsageError } from "./errors.ts";
 import { osErrorReason } from "./file_checks.ts";
 
@@ -35,15 +35,14 @@ export interface UserFileError extends Error {
   readonly exitCode: number;
 }
 
-const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY;
 const CHUNK = 64 * 1024;
 
-function kindOf(stat: fs.Stats): string {
-  if (stat.isFIFO()) return "a FIFO";
-  if (stat.isCharacterDevice()) return "a character device";
-  if (stat.isBlockDevice()) return "a block device";
-  if (stat.isSocket()) return "a socket";
-  if (stat.isDirectory()) return "a directory";
+function kindOf(stat: Deno.FileInfo): string {
+  if (stat.isFifo) return "a FIFO";
+  if (stat.isCharDevice) return "a character device";
+  if (stat.isBlockDevice) return "a block device";
+  if (stat.isSocket) return "a socket";
+  if (stat.isDirectory) return "a directory";
   return "not a regular file";
 }
 
@@ -72,6 +71,10 @@ function osReason(e: unknown): string {
   // Deno's messages end with "(os error N): op 'path'"; the path is named by the caller.
   return message.replace(/\s*\(os error \d+\).*$/s, "").replace(/,?\s*(open|stat|read)\s+'.*$/s, "")
     .toLowerCase();
+}
+
+function isUserFileError(e: unknown): e is UserFileError {
+  return e instanceof Error && typeof (e as Partial<UserFileError>).reason === "string";
 }
 
 function fail(path: string, reason: string, options: ReadUserFileOptions): UserFileError {
@@ -140,8 +143,13 @@ function decode(path: string, bytes: Uint8Array, options: ReadUserFileOptions): 
   return new TextDecoder().decode(bytes);
 }
 
-function checkStat(path: string, stat: fs.Stats, max: number, options: ReadUserFileOptions): void {
-  if (!stat.isFile()) throw fail(path, `it is ${kindOf(stat)}, not a regular file`, options);
+function checkStat(
+  path: string,
+  stat: Deno.FileInfo,
+  max: number,
+  options: ReadUserFileOptions,
+): void {
+  if (!stat.isFile) throw fail(path, `it is ${kindOf(stat)}, not a regular file`, options);
   if (stat.size > max) {
     throw fail(
       path,
@@ -207,29 +215,31 @@ class Chunks {
  */
 export function readUserFileSync(path: string, options: ReadUserFileOptions = {}): string {
   const max = options.maxBytes ?? USER_FILE_MAX_BYTES;
-  let fd: number;
+  let file: Deno.FsFile;
   try {
-    fd = fs.openSync(path, OPEN_FLAGS);
+    checkStat(path, Deno.statSync(path), max, options);
+    file = Deno.openSync(path, { read: true });
   } catch (e) {
+    if (isUserFileError(e)) throw e;
     throw fail(path, osReason(e), options);
   }
   try {
-    checkStat(path, fs.fstatSync(fd), max, options);
+    checkStat(path, file.statSync(), max, options);
     const chunks = new Chunks(path, max, options);
     for (;;) {
       const buf = new Uint8Array(CHUNK);
-      let n: number;
+      let n: number | null;
       try {
-        n = fs.readSync(fd, buf, 0, CHUNK, null);
+        n = file.readSync(buf);
       } catch (e) {
         throw fail(path, osReason(e), options);
       }
-      if (n === 0) break;
+      if (n === null || n === 0) break;
       chunks.add(buf, n);
     }
     return chunks.text();
   } finally {
-    fs.closeSync(fd);
+    file.close();
   }
 }
 
@@ -254,28 +264,30 @@ export async function readUserFile(
   options: ReadUserFileOptions = {},
 ): Promise<string> {
   const max = options.maxBytes ?? USER_FILE_MAX_BYTES;
-  let handle: fsp.FileHandle;
+  let file: Deno.FsFile;
   try {
-    handle = await fsp.open(path, OPEN_FLAGS);
+    checkStat(path, await Deno.stat(path), max, options);
+    file = await Deno.open(path, { read: true });
   } catch (e) {
+    if (isUserFileError(e)) throw e;
     throw fail(path, osReason(e), options);
   }
   try {
-    checkStat(path, await handle.stat(), max, options);
+    checkStat(path, await file.stat(), max, options);
     const chunks = new Chunks(path, max, options);
     for (;;) {
       const buf = new Uint8Array(CHUNK);
-      let n: number;
+      let n: number | null;
       try {
-        n = (await handle.read(buf, 0, CHUNK, null)).bytesRead;
+        n = await file.read(buf);
       } catch (e) {
         throw fail(path, osReason(e), options);
       }
-      if (n === 0) break;
+      if (n === null || n === 0) break;
       chunks.add(buf, n);
     }
     return chunks.text();
   } finally {
-    await handle.close();
+    file.close();
   }
 }

@@ -60,7 +60,7 @@ for (const [name, read] of READERS) {
       await refuses(
         read,
         `${dir.path}/sock`,
-        `Cannot read test file '${dir.path}/sock': no such device or address (a socket?)`,
+        `Cannot read test file '${dir.path}/sock': it is a socket, not a regular file`,
       );
     } finally {
       listener.close();
