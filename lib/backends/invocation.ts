@@ -25,7 +25,7 @@ export interface ContainerSpec {
   readonly mustBuild?: boolean;
   /** Mounts, in `docker run -v` order. */
   readonly mounts: readonly Mount[];
-  /** Working directory inside the container. */
+  /** Working directory inside the container (empty: the image's own). */
   readonly workdir: string;
   /** `docker run` arguments given with `-A`, in order, repeated names kept (`true`: a flag). */
   readonly runArgs?: readonly (readonly [string, string | boolean])[];

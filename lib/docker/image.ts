@@ -9,7 +9,8 @@
  */
 import { escapeForMessage, ExecutionException } from "../system/errors.ts";
 import type { Reporter } from "../system/output.ts";
-import { withCacheLock } from "../envs/env_cache.ts";
+import { withFileLock } from "../system/file_lock.ts";
+import { cacheDir } from "../system/home_dir.ts";
 import { parseTrackingUri } from "../tracking/tracking_uri.ts";
 import { docker, lastErrorLine } from "./_docker_cli.ts";
 import {
@@ -287,7 +288,10 @@ export async function resolveDockerImage(
     return { uri, id: target.id, built: false, pulled, contextHash: hash, commands: s.commands };
   }
 
-  return await withCacheLock(`docker-build-${hash.slice(0, 32)}`, { env }, async () => {
+  // The lock lives in mlproject's cache (`~/.cache/mlproject/docker/.locks`, or the system's
+  // temporary directory without a home).
+  const lockDir = cacheDir(env, "docker") ?? `${env.TMPDIR || "/tmp"}/mlproject-docker`;
+  return await withFileLock(lockDir, `build-${hash.slice(0, 32)}`, async () => {
     // Another run may have built it while this one waited for the lock.
     const again = (await s.inspect([uri])).find((i) => matches(i, baseId));
     if (again !== undefined) {
