@@ -59,7 +59,8 @@ export interface RunArgs {
   entryPoint: string;
   version?: string;
   params: Record<string, string>;
-  dockerArgs: Record<string, string | boolean>;
+  /** `-A/--docker-args` values as given, in order (repeated names allowed). */
+  dockerArgs: string[];
   experimentName?: string;
   experimentId?: string;
   backend: string;
@@ -106,14 +107,14 @@ const RUN_FLAGS: Record<string, string> = {
   "--help": "help",
 };
 
-function splitPair(kind: "P" | "A", item: string, into: Record<string, string | boolean>): void {
+function splitParam(item: string, into: Record<string, string>): void {
   const eq = item.indexOf("=");
-  if (eq === -1 && kind === "P") {
+  if (eq === -1) {
     throw new UsageError(`Invalid format for -P parameter: '${item}'. Use -P name=value.`);
   }
-  const name = eq === -1 ? item : item.slice(0, eq);
+  const name = item.slice(0, eq);
   if (Object.hasOwn(into, name)) throw new UsageError(`Repeated parameter: '${name}'`);
-  into[name] = eq === -1 ? true : item.slice(eq + 1);
+  into[name] = item.slice(eq + 1);
 }
 
 /**
@@ -183,9 +184,8 @@ export function parseRunArgs(
   }
   const last = (name: string) => values.get(name)?.at(-1);
   const params: Record<string, string> = {};
-  for (const p of values.get("param-list") ?? []) splitPair("P", p, params);
-  const dockerArgs: Record<string, string | boolean> = {};
-  for (const a of values.get("docker-args") ?? []) splitPair("A", a, dockerArgs);
+  for (const p of values.get("param-list") ?? []) splitParam(p, params);
+  const dockerArgs = [...(values.get("docker-args") ?? [])];
   const experimentName = last("experiment-name") ?? (env.MLFLOW_EXPERIMENT_NAME || undefined);
   const experimentId = last("experiment-id") ?? (env.MLFLOW_EXPERIMENT_ID || undefined);
   if (experimentName !== undefined && experimentId !== undefined) {

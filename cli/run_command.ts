@@ -7,6 +7,7 @@ import { InterruptedError, MlprojectError } from "../lib/system/errors.ts";
 import { printErr, printOut, stderrReporter } from "../lib/system/output.ts";
 import { parseRunArgs, RUN_HELP, type RunArgs } from "./run_args.ts";
 import { reportError } from "./report_error.ts";
+import { parseDockerArgs } from "../lib/docker/run_args.ts";
 
 /**
  * `mlproject run`: parses the arguments, plans (`--dry-run`) or runs, prints `--json`.
@@ -86,7 +87,7 @@ function runOptions(
     entryPoint: args.entryPoint,
     ...(args.version !== undefined ? { version: args.version } : {}),
     parameters: args.params,
-    dockerArgs: args.dockerArgs,
+    dockerArgs: parseDockerArgs(args.dockerArgs),
     ...(args.experimentName !== undefined ? { experimentName: args.experimentName } : {}),
     ...(args.experimentId !== undefined ? { experimentId: args.experimentId } : {}),
     backend: args.backend,

@@ -1,6 +1,6 @@
 /**
- * The `Backend` interface: where a planned run executes (local processes today; Docker,
- * Kubernetes and Databricks build on the same two calls).
+ * The `Backend` interface: where a planned run executes (local processes and docker containers
+ * today; Kubernetes and Databricks build on the same two calls).
  *
  * - `check` runs in the plan stage, before anything is written: it validates the backend's
  *   parsed configuration and the tracking URI, and returns the tags the run is created with.
@@ -42,6 +42,8 @@ export interface LaunchJob {
   readonly trackingUri: string;
   /** Variables the child needs to open the same store (credentials, …). */
   readonly trackingEnv: Readonly<Record<string, string>>;
+  /** The run's artifact URI (containers mount or configure the artifact store from it). */
+  readonly artifactUri?: string;
   /** What to run. */
   readonly invocation: Invocation;
   /** Base environment of the child (the invocation's and the run's variables go on top). */

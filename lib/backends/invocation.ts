@@ -25,10 +25,16 @@ export interface ContainerSpec {
   readonly mustBuild?: boolean;
   /** Mounts, in `docker run -v` order. */
   readonly mounts: readonly Mount[];
-  /** Working directory inside the container. */
+  /** Working directory inside the container (empty: the image's own). */
   readonly workdir: string;
-  /** `docker run` arguments given with `-A` (`true` for a flag). */
-  readonly runArgs?: Readonly<Record<string, string | boolean>>;
+  /** `docker run` arguments given with `-A`, in order, repeated names kept (`true`: a flag). */
+  readonly runArgs?: readonly (readonly [string, string | boolean])[];
+  /** `docker_env.volumes` (`-v` specs, as written). */
+  readonly volumes?: readonly string[];
+  /** `docker_env.environment`: `[NAME, VALUE]` pairs, or names copied from the host. */
+  readonly environment?: readonly (string | readonly [string, string])[];
+  /** Image id (`sha256:…`), when known. */
+  readonly imageId?: string;
 }
 
 /** How to run an entry point. */

@@ -1,6 +1,6 @@
 /**
  * The local backend: the invocation runs in the project directory, as the leader of its own
- * process group.
+ * process group; a container invocation (docker environment) runs with `docker run`.
  *
  * @module
  */
@@ -17,12 +17,11 @@ export class LocalBackend implements Backend {
     return { tags: [] };
   }
 
-  launch(job: LaunchJob): Promise<Execution> {
+  async launch(job: LaunchJob): Promise<Execution> {
     const { invocation } = job;
     if (invocation.container !== undefined) {
-      return Promise.reject(
-        new ExecutionException("The local backend cannot run a container invocation"),
-      );
+      const { launchContainer } = await import("./_container_launch.ts");
+      return await launchContainer(job);
     }
     const env = { ...job.env, ...invocation.env, ...runVariables(job) };
     job.reporter.log(
@@ -44,12 +43,12 @@ export class LocalBackend implements Backend {
         `Cannot start '${program}' to run the entry point: ${e instanceof Error ? e.message : e}`,
       );
     }
-    return Promise.resolve({
+    return {
       pid: child.pid,
       wait: async () => (await child.status).success,
       terminate: async () => {
         await child.terminate();
       },
-    });
+    };
   }
 }

@@ -9,7 +9,9 @@
  */
 import { escapeForMessage, ExecutionException } from "../system/errors.ts";
 import type { Reporter } from "../system/output.ts";
-import { withCacheLock } from "../envs/env_cache.ts";
+import { withFileLock } from "../system/file_lock.ts";
+import { cacheDir } from "../system/home_dir.ts";
+import { parseTrackingUri } from "../tracking/tracking_uri.ts";
 import { docker, lastErrorLine } from "./_docker_cli.ts";
 import {
   CONTEXT_DOCKERFILE,
@@ -286,7 +288,10 @@ export async function resolveDockerImage(
     return { uri, id: target.id, built: false, pulled, contextHash: hash, commands: s.commands };
   }
 
-  return await withCacheLock(`docker-build-${hash.slice(0, 32)}`, { env }, async () => {
+  // The lock lives in mlproject's cache (`~/.cache/mlproject/docker/.locks`, or the system's
+  // temporary directory without a home).
+  const lockDir = cacheDir(env, "docker") ?? `${env.TMPDIR || "/tmp"}/mlproject-docker`;
+  return await withFileLock(lockDir, `build-${hash.slice(0, 32)}`, async () => {
     // Another run may have built it while this one waited for the lock.
     const again = (await s.inspect([uri])).find((i) => matches(i, baseId));
     if (again !== undefined) {
@@ -334,4 +339,92 @@ export async function resolveDockerImage(
     }
     return { uri, id: built.id, built: true, pulled, contextHash: hash, commands: s.commands };
   });
+}
+
+/** What {@linkcode lookupDockerImage} found, without pulling or building. */
+export interface DockerImageLookup {
+  /** The image the run would use (for `--build-image`, the content-addressed tag). */
+  uri: string;
+  /** Whether it exists locally (with the same content and base when built). */
+  present: boolean;
+  /** Whether `--build-image` would build it. */
+  mustBuild: boolean;
+}
+
+/**
+ * Finds the image a run would use and whether it is ready, as {@linkcode resolveDockerImage}
+ * would decide, but pulls and builds nothing (for the plan stage and `--dry-run`).
+ *
+ * @param project Name, directory and `docker_env`.
+ * @param options `buildImage`, CLI environment, abort signal, paths left out of the context.
+ * @returns The image reference and whether it is present or must be built.
+ * @throws {ExecutionException} When the engine cannot be reached.
+ *
+ * @example
+ * ```ts ignore
+ * import { lookupDockerImage } from "./image.ts";
+ * const { uri, mustBuild } = await lookupDockerImage(project, { buildImage: true });
+ * ```
+ */
+export async function lookupDockerImage(
+  project: DockerImageProject,
+  options: Omit<ResolveDockerImageOptions, "reporter"> = {},
+): Promise<DockerImageLookup> {
+  const base = project.dockerEnv?.image;
+  if (!base) {
+    throw new ExecutionException(
+      "Project with docker environment must specify the docker image to use via an 'image' field under the 'docker_env' field.",
+    );
+  }
+  const s = new Session(options.env ?? Deno.env.toObject(), undefined, options.signal);
+  if (!options.buildImage) {
+    const [found] = await s.inspect([base]);
+    return { uri: base, present: found !== undefined, mustBuild: false };
+  }
+  const dockerfile = generatedDockerfile(base);
+  const context = await scanBuildContext(project.dir, {
+    ...(options.excludePaths ? { excludePaths: options.excludePaths } : {}),
+  });
+  const hash = contextHash(context, dockerfile);
+  const uri = `${imageRepository(project.name)}:${hash.slice(0, 16)}`;
+  const found = await s.inspect([base, uri]);
+  const target = found.find((i) => i.labels[CONTEXT_LABEL] === hash);
+  const baseFound = found.find((i) => i !== target);
+  const ready = target !== undefined &&
+    (baseFound === undefined || target.labels[BASE_ID_LABEL] === baseFound.id);
+  return { uri, present: ready, mustBuild: !ready };
+}
+
+/**
+ * The paths of a local tracking store that change on every run (the `mlruns` directory, or the
+ * SQLite file with its `-wal`, `-shm`, `-journal` and the default artifact directories next to
+ * it): pass them as `excludePaths`, so a store inside the project does not force a rebuild.
+ *
+ * @param trackingUri The run's tracking URI.
+ * @param cwd Directory relative URIs belong to.
+ * @returns Absolute paths (none for remote stores).
+ *
+ * @example
+ * ```ts
+ * import { trackingStorePaths } from "./image.ts";
+ * console.assert(trackingStorePaths("sqlite:////p/mlflow.db", "/").includes("/p/mlflow.db-wal"));
+ * console.assert(trackingStorePaths("http://h:5000", "/").length === 0);
+ * ```
+ */
+export function trackingStorePaths(trackingUri: string, cwd: string): string[] {
+  let target: ReturnType<typeof parseTrackingUri>;
+  try {
+    target = parseTrackingUri(trackingUri, cwd);
+  } catch {
+    return [];
+  }
+  if (target.kind === "file") return [target.path];
+  if (target.kind !== "sqlite") return [];
+  const dir = target.path.slice(0, Math.max(target.path.lastIndexOf("/"), 1));
+  return [
+    target.path,
+    ...["-wal", "-shm", "-journal"].map((s) => `${target.path}${s}`),
+    `${dir}/mlruns`,
+    `${dir}/mlartifacts`,
+  ];
 }

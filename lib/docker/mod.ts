@@ -28,11 +28,14 @@ export {
 } from "./build_context.ts";
 export {
   type DockerImage,
+  type DockerImageLookup,
   type DockerImageProject,
   dockerImageTags,
   imageRepository,
+  lookupDockerImage,
   resolveDockerImage,
   type ResolveDockerImageOptions,
+  trackingStorePaths,
 } from "./image.ts";
 export {
   CONTAINER_TRACKING_DIR,

@@ -22,6 +22,7 @@ import { ExecutionException } from "../system/errors.ts";
 import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
 import { runCommand } from "../system/run_command.ts";
 import { cacheDir } from "../system/home_dir.ts";
+import { withFileLock } from "../system/file_lock.ts";
 import type { PythonInterpreter } from "./python_finder.ts";
 
 /** Managers whose environments live in the cache. */
@@ -184,19 +185,8 @@ async function removeDir(path: string): Promise<void> {
   });
 }
 
-async function withLock<T>(root: string, key: string, fn: () => Promise<T>): Promise<T> {
-  await Deno.mkdir(`${root}/.locks`, { recursive: true });
-  const file = await Deno.open(`${root}/.locks/${key}.lock`, {
-    create: true,
-    write: true,
-    truncate: false,
-  });
-  try {
-    await file.lock(true);
-    return await fn();
-  } finally {
-    file.close(); // releases the lock
-  }
+function withLock<T>(root: string, key: string, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(root, key, fn);
 }
 
 /**

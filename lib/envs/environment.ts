@@ -44,8 +44,7 @@ export function validateEnvManager(value: string): EnvManager {
  * @param project The loaded project.
  * @param requested The `--env-manager` value, if any.
  * @returns The environment to use.
- * @throws {ExecutionException} For conda on a python_env project, and for docker projects
- * (not supported yet).
+ * @throws {ExecutionException} For conda on a python_env project.
  *
  * @example
  * ```ts ignore
@@ -57,11 +56,7 @@ export function selectEnvironment(
   project: ProjectSpec,
   requested: EnvManager | undefined,
 ): Environment {
-  if (project.envType === "docker_env") {
-    throw new ExecutionException(
-      `Project '${project.dir}' declares docker_env: docker environments are not supported yet`,
-    );
-  }
+  if (project.envType === "docker_env") return "docker";
   if (requested === "conda" && project.envType === "python_env") {
     throw new ExecutionException(
       "python_env project cannot be executed using conda. Set `--env-manager` to 'virtualenv' or 'local' to execute this project.",
@@ -78,6 +73,8 @@ export interface PreparedEnvironment {
   readonly tag: string | undefined;
   /** Variables added to the child's environment (e.g. `VIRTUAL_ENV`, a `PATH` with the env first). */
   readonly env: Readonly<Record<string, string>>;
+  /** Tags the run is created with besides `mlflow.project.env` (docker: the image's uri and id). */
+  readonly tags?: readonly [string, string][];
   /** Cache key of a built environment, for `--json` output. */
   readonly key?: string;
   /** Whether a cached environment was reused. */
@@ -94,10 +91,15 @@ export interface PreparedEnvironment {
 
 /** `docker run` settings a docker environment receives (`-A`, `--build-image`). */
 export interface DockerRequest {
-  /** `docker run` arguments (`true` for a flag). */
-  readonly args: Readonly<Record<string, string | boolean>>;
+  /** `docker run` arguments in order, repeated names kept (`true` for a flag). */
+  readonly args: readonly (readonly [string, string | boolean])[];
   /** Build an image with the project copied in. */
   readonly buildImage: boolean;
+  /**
+   * Absolute paths left out of the build context (the run's local tracking store when it is
+   * inside the project, see `trackingStorePaths`).
+   */
+  readonly excludePaths?: readonly string[];
 }
 
 /** Options of {@linkcode planEnvironment} and {@linkcode prepareEnvironment}. */
@@ -176,13 +178,59 @@ export async function planEnvironment(
     extra: { shell?: string; env?: Record<string, string> } = {},
   ) => shellInvocation(command, { cwd, ...extra });
   if (kind === "docker") {
-    // Reached only once docker environments exist (selectEnvironment refuses them today).
+    const docker = await import("../docker/mod.ts");
+    docker.validateDockerProject(project);
+    const signalOpt = options.signal !== undefined ? { signal: options.signal } : {};
+    await docker.checkDockerEngine({ env: options.env, ...signalOpt });
+    const request: DockerRequest = options.docker ?? { args: [], buildImage: false };
+    const imageOptions = {
+      buildImage: request.buildImage,
+      env: options.env,
+      ...(request.excludePaths !== undefined ? { excludePaths: request.excludePaths } : {}),
+    };
+    const looked = await docker.lookupDockerImage(project, { ...imageOptions, ...signalOpt });
+    const dockerEnv = project.dockerEnv!;
     return {
       kind,
       tag: "docker",
-      ...(options.docker !== undefined ? { docker: options.docker } : {}),
-      prepare: () =>
-        Promise.reject(new ExecutionException("docker environments are not supported yet")),
+      key: looked.uri,
+      cached: looked.present,
+      docker: request,
+      async prepare(more = {}) {
+        const signal = more.signal ?? options.signal;
+        const image = await docker.resolveDockerImage(project, {
+          ...imageOptions,
+          reporter: more.reporter ?? planReporter,
+          ...(signal !== undefined ? { signal } : {}),
+        });
+        const tags = Object.entries(docker.dockerImageTags(image)).filter(([k]) =>
+          k !== "mlflow.project.env"
+        );
+        return {
+          kind,
+          tag: "docker",
+          env: {},
+          tags,
+          key: image.uri,
+          cacheHit: !image.built,
+          invocation: (command, cwd) => ({
+            command,
+            argv: docker.containerCommand(command),
+            env: {},
+            cwd,
+            container: {
+              image: image.uri,
+              imageId: image.id,
+              mustBuild: false,
+              mounts: [],
+              workdir: request.buildImage ? docker.IMAGE_WORKDIR : "",
+              runArgs: request.args,
+              volumes: dockerEnv.volumes,
+              environment: dockerEnv.environment,
+            },
+          }),
+        };
+      },
     };
   }
   if (kind === "local") {

@@ -62,9 +62,9 @@ export interface RunPlan {
     readonly python?: string;
     /** A Python version that must be installed first. */
     readonly installPython?: string;
-    /** Docker settings (`-A`, `--build-image`). */
+    /** Docker settings (`-A` in order, `--build-image`). */
     readonly docker?: {
-      readonly args: Readonly<Record<string, string | boolean>>;
+      readonly args: readonly (readonly [string, string | boolean])[];
       readonly buildImage: boolean;
     };
   };
@@ -221,16 +221,31 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
     const givenTrackingUri = options.trackingUri ?? (env.MLFLOW_TRACKING_URI || undefined);
     // A malformed URI is refused before an environment is built for nothing.
     if (givenTrackingUri !== undefined) parseTrackingUri(givenTrackingUri, cwd);
+    const dockerArgs = options.dockerArgs ?? [];
     const environment = await planEnvironment(project, envManager, {
       env,
       reporter,
-      docker: { args: options.dockerArgs ?? {}, buildImage: options.buildImage ?? false },
+      docker: {
+        args: Array.isArray(dockerArgs) ? dockerArgs : Object.entries(dockerArgs),
+        buildImage: options.buildImage ?? false,
+        // A local store inside the project changes on every run: not part of a built image.
+        ...(project.envType === "docker_env"
+          ? {
+            excludePaths: (await import("../docker/image.ts")).trackingStorePaths(
+              givenTrackingUri ?? resolveTrackingUri(env, { cwd, mlflowVersion: null }),
+              cwd,
+            ),
+          }
+          : {}),
+      },
       ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
     });
     const mlflow = environment.python === undefined
       ? undefined
       : detectMlflow(environment.python, { env, cwd });
-    const mlflowKnown = environment.kind === "local" || environment.cached === true;
+    // The MLflow inside a docker image is not inspected: the URI is chosen without it.
+    const docker = environment.kind === "docker";
+    const mlflowKnown = environment.kind === "local" || (!docker && environment.cached === true);
     const mlflowVersion = mlflowKnown ? mlflow?.version ?? null : undefined;
     const trackingUri = givenTrackingUri ??
       resolveTrackingUri(env, { cwd, mlflowVersion: mlflowVersion ?? null });
@@ -277,13 +292,13 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
           ? { installPython: environment.installPython }
           : {}),
         ...(environment.kind === "docker" && environment.docker !== undefined
-          ? { docker: environment.docker }
+          ? { docker: { args: environment.docker.args, buildImage: environment.docker.buildImage } }
           : {}),
       },
       ...(mlflowVersion !== undefined ? { mlflowVersion } : {}),
       backend: { name: backend.name, config },
       trackingUri,
-      trackingUriFinal: givenTrackingUri !== undefined || mlflowKnown,
+      trackingUriFinal: givenTrackingUri !== undefined || mlflowKnown || docker,
       experiment: options.experimentId
         ? { id: options.experimentId }
         : options.experimentName

@@ -6,12 +6,18 @@
  */
 import type { RunPlan } from "./plan.ts";
 
+function dockerArgItems(args: readonly (readonly [string, string | boolean])[]): string[] {
+  return args.filter(([, v]) => v !== false).map(([k, v]) => v === true ? k : `${k}=${v}`);
+}
+
 function environmentLine(plan: RunPlan): string {
   const e = plan.environment;
   const parts = [e.manager];
   if (e.key !== undefined) parts.push(e.key);
-  if (e.cached === true) parts.push("(cached)");
-  else if (e.cached === false) parts.push("(must be built)");
+  if (e.cached === true) parts.push(e.manager === "docker" ? "(present)" : "(cached)");
+  else if (e.cached === false) {
+    parts.push(e.docker?.buildImage === false ? "(must be pulled)" : "(must be built)");
+  }
   if (e.installPython !== undefined) parts.push(`(Python ${e.installPython} must be installed)`);
   return parts.join(" ");
 }
@@ -42,13 +48,13 @@ export function formatPlan(plan: RunPlan): string[] {
   const docker = plan.environment.docker;
   if (docker !== undefined) {
     rows.push(["Build image", String(docker.buildImage)]);
-    for (const [k, v] of Object.entries(docker.args)) {
-      rows.push(["Docker arg", v === true ? k : `${k}=${v}`]);
-    }
+    for (const arg of dockerArgItems(docker.args)) rows.push(["Docker arg", arg]);
   }
   rows.push([
     "MLflow",
-    plan.mlflowVersion === undefined
+    plan.environment.manager === "docker"
+      ? "whatever the image has (not inspected)"
+      : plan.mlflowVersion === undefined
       ? "unknown until the environment is built"
       : plan.mlflowVersion ?? "none in the environment",
   ]);
@@ -111,7 +117,12 @@ export function planToJson(plan: RunPlan): Record<string, unknown> {
     ...(e.python !== undefined ? { python: e.python } : {}),
     ...(e.installPython !== undefined ? { install_python: e.installPython } : {}),
     ...(e.docker !== undefined
-      ? { docker_args: e.docker.args, build_image: e.docker.buildImage }
+      ? {
+        docker_image: e.key,
+        docker_image_must_build: e.docker.buildImage && e.cached === false,
+        docker_args: dockerArgItems(e.docker.args),
+        build_image: e.docker.buildImage,
+      }
       : {}),
     ...(plan.mlflowVersion !== undefined ? { mlflow_version: plan.mlflowVersion } : {}),
     backend: plan.backend.name,

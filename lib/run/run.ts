@@ -74,13 +74,20 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       ...(prepared.mlflow !== undefined ? { mlflow: prepared.mlflow } : {}),
       ...(options.upgradeDb !== undefined ? { upgradeDb: options.upgradeDb } : {}),
     });
-    runInfo = await recordRun(planned.plan, { store, ctx, options });
+    // Tags known once the environment is ready (a docker image's uri and id) are recorded with
+    // the run, as the plan's.
+    const extraTags = planned.plan.runId === undefined ? prepared.environment.tags ?? [] : [];
+    const plan = extraTags.length === 0
+      ? planned.plan
+      : { ...planned.plan, tags: [...planned.plan.tags, ...extraTags] };
+    runInfo = await recordRun(plan, { store, ctx, options });
 
     const execution = await planned.backend.launch({
       runId: runInfo.runId,
       experimentId: runInfo.experimentId,
       trackingUri: store.uri,
       trackingEnv: store.childEnv,
+      ...(runInfo.artifactUri ? { artifactUri: runInfo.artifactUri } : {}),
       invocation: prepared.invocation,
       env: ctx.env,
       config: planned.plan.backend.config,
@@ -173,12 +180,14 @@ async function prepare(
   const mlflow = environment.python === undefined
     ? undefined
     : detectMlflow(environment.python, { env: { ...env, ...environment.env }, cwd });
-  reporter.log(
-    "INFO",
-    mlflow === undefined
-      ? "=== No MLflow found in the run's environment ==="
-      : `=== The run's environment has MLflow ${mlflow.version} (${mlflow.sitePackages}) ===`,
-  );
+  if (environment.kind !== "docker") {
+    reporter.log(
+      "INFO",
+      mlflow === undefined
+        ? "=== No MLflow found in the run's environment ==="
+        : `=== The run's environment has MLflow ${mlflow.version} (${mlflow.sitePackages}) ===`,
+    );
+  }
   const trackingUri = planned.givenTrackingUri ??
     resolveTrackingUri(env, { cwd, mlflowVersion: mlflow?.version ?? null });
   const downloaded = await downloadRemotePaths(entryPoint, logged, {

@@ -19,8 +19,11 @@ export interface RunOptions extends Partial<RunContext> {
   version?: string;
   /** Parameters; values are turned into text as Python's `str()` does. */
   parameters?: Record<string, ParameterInput>;
-  /** `docker run` arguments (`true` for a flag). */
-  dockerArgs?: Record<string, string | boolean>;
+  /**
+   * `docker run` arguments: `[name, value]` items in order, repeated names kept (`true` for a
+   * flag; `parseDockerArgs` turns `-A` values into these), or a name → value record.
+   */
+  dockerArgs?: readonly (readonly [string, string | boolean])[] | Record<string, string | boolean>;
   /** Experiment to run in, by name (created when missing). */
   experimentName?: string;
   /** Experiment to run in, by id. */

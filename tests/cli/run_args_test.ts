@@ -16,6 +16,9 @@ Deno.test("parseRunArgs() reads options in every spelling, flags and one URI", (
       "gpus=all",
       "-A",
       "privileged",
+      "-A",
+      "e=A=1",
+      "-Ae=B=2",
       "--env-manager",
       "uv",
       "--dry-run",
@@ -27,7 +30,7 @@ Deno.test("parseRunArgs() reads options in every spelling, flags and one URI", (
   assert.equal(args.uri, "proj");
   assert.equal(args.entryPoint, "train");
   assert.deepEqual(args.params, { alpha: "1", beta: "x=y" });
-  assert.deepEqual(args.dockerArgs, { gpus: "all", privileged: true });
+  assert.deepEqual(args.dockerArgs, ["gpus=all", "privileged", "e=A=1", "e=B=2"]);
   assert.equal(args.envManager, "uv");
   assert.equal(args.dryRun, true);
   assert.equal(args.json, true);

@@ -151,13 +151,11 @@ Deno.test("prepareEnvironment() with uv and virtualenv exposes the built env's b
   }
 });
 
-Deno.test("selectEnvironment() says docker_env projects are not supported yet, whatever the manager", async () => {
+Deno.test("selectEnvironment() picks docker for docker_env projects, whatever the manager", async () => {
   await using dir = await tempDir();
   await writeFiles(dir.path, { MLproject: `docker_env:\n  image: python:3.11\n${MAIN}` });
   const docker = loadProject(dir.path);
-  const message =
-    `Project '${dir.path}' declares docker_env: docker environments are not supported yet`;
   for (const requested of [undefined, ...ENV_MANAGERS]) {
-    throwsExactly(() => selectEnvironment(docker, requested), message);
+    assert.equal(selectEnvironment(docker, requested), "docker");
   }
 });
