@@ -523,12 +523,12 @@ function createFromSchema(path: string, schema: SqliteSchema): void {
       );
       const now = Date.now();
       const values: Record<string, string | number> = {
-        experiment_id: 0,
+        "experiment_id": 0,
         name: "Default",
-        artifact_location: schema.defaultArtifactLocation.replaceAll("{cwd}", dirname(path)),
-        lifecycle_stage: "active",
-        creation_time: now,
-        last_update_time: now,
+        "artifact_location": schema.defaultArtifactLocation.replaceAll("{cwd}", dirname(path)),
+        "lifecycle_stage": "active",
+        "creation_time": now,
+        "last_update_time": now,
       };
       const keys = Object.keys(values).filter((k) => cols.has(k));
       db.prepare(
