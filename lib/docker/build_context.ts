@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { escapeForMessage, ExecutionException } from "../system/errors.ts";
 import { normalize } from "../system/paths.ts";
 import { readDockerignore } from "./dockerignore.ts";
+import { IMAGE_WORKDIR } from "./_image_workdir.ts";
 import { TAR_END, tarHeader, tarPadding } from "./_tar.ts";
 
 /** One member of the context (a path relative to the project directory). */
@@ -47,8 +48,7 @@ export interface BuildContext {
 export const CONTEXT_PROJECT_DIR = "project";
 /** Name of the generated Dockerfile inside the archive. */
 export const CONTEXT_DOCKERFILE = "Dockerfile.mlproject";
-/** The project's directory in a built image (MLflow's `MLFLOW_DOCKER_WORKDIR_PATH`). */
-export const IMAGE_WORKDIR = "/mlflow/projects/code/";
+export { IMAGE_WORKDIR };
 
 /**
  * The generated Dockerfile: `FROM <base>`, the project copied to `/mlflow/projects/code/`, which

@@ -14,7 +14,7 @@ import { escapeForMessage, ExecutionException } from "../system/errors.ts";
 import type { Reporter } from "../system/output.ts";
 import { fileUrlToPath, isAbsolute, normalize, resolve } from "../system/paths.ts";
 import { parseTrackingUri } from "../tracking/tracking_uri.ts";
-import { IMAGE_WORKDIR } from "./build_context.ts";
+import { IMAGE_WORKDIR } from "./_image_workdir.ts";
 
 /** One `-A/--docker-args` item: `name` with a value, or `true` for a flag. */
 export type DockerArg = readonly [name: string, value: string | boolean];
