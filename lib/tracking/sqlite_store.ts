@@ -227,21 +227,7 @@ export class SqliteStore implements TrackingStore {
       this.#transaction(() => {
         tables = this.#tableNames();
         if (tables.length > 0) return;
-        this.#db.exec(schema.ddl.join(";\n"));
-        this.#db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)")
-          .run(schema.revision);
-        const now = Date.now();
-        this.#insert("experiments", {
-          experiment_id: 0,
-          name: "Default",
-          artifact_location: schema.defaultArtifactLocation.replaceAll(
-            "{cwd}",
-            dirname(this.#path),
-          ),
-          lifecycle_stage: "active",
-          creation_time: now,
-          last_update_time: now,
-        });
+        writeSchema(this.#db, schema, this.#path);
         tables = ["runs", "experiments"];
       });
     }
@@ -516,26 +502,7 @@ function createFromSchema(path: string, schema: SqliteSchema): void {
       db.exec("PRAGMA journal_mode = OFF");
       db.exec("PRAGMA synchronous = OFF");
       db.exec("BEGIN");
-      db.exec(schema.ddl.join(";\n"));
-      db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)").run(schema.revision);
-      const cols = new Set(
-        db.prepare(`PRAGMA table_info("experiments")`).all().map((r) => String((r as Row).name)),
-      );
-      const now = Date.now();
-      const values: Record<string, string | number> = {
-        "experiment_id": 0,
-        name: "Default",
-        "artifact_location": schema.defaultArtifactLocation.replaceAll("{cwd}", dirname(path)),
-        "lifecycle_stage": "active",
-        "creation_time": now,
-        "last_update_time": now,
-      };
-      const keys = Object.keys(values).filter((k) => cols.has(k));
-      db.prepare(
-        `INSERT INTO experiments (${keys.map((k) => `"${k}"`).join(", ")}) VALUES (${
-          keys.map(() => "?").join(", ")
-        })`,
-      ).run(...keys.map((k) => values[k]!));
+      writeSchema(db, schema, path);
       db.exec("COMMIT");
       db.exec("PRAGMA journal_mode = WAL");
     } finally {
@@ -559,6 +526,30 @@ function createFromSchema(path: string, schema: SqliteSchema): void {
       } catch { /* not there */ }
     }
   }
+}
+
+/** Writes `schema`, its `alembic_version` row and the default experiment into an empty database. */
+function writeSchema(db: DatabaseSync, schema: SqliteSchema, path: string): void {
+  db.exec(schema.ddl.join(";\n"));
+  db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)").run(schema.revision);
+  const cols = new Set(
+    db.prepare(`PRAGMA table_info("experiments")`).all().map((r) => String((r as Row).name)),
+  );
+  const now = Date.now();
+  const values: Record<string, string | number> = {
+    "experiment_id": 0,
+    name: "Default",
+    "artifact_location": schema.defaultArtifactLocation.replaceAll("{cwd}", dirname(path)),
+    "lifecycle_stage": "active",
+    "creation_time": now,
+    "last_update_time": now,
+  };
+  const keys = Object.keys(values).filter((k) => cols.has(k));
+  db.prepare(
+    `INSERT INTO experiments (${keys.map((k) => `"${k}"`).join(", ")}) VALUES (${
+      keys.map(() => "?").join(", ")
+    })`,
+  ).run(...keys.map((k) => values[k]!));
 }
 
 function hasContent(path: string): boolean {
