@@ -11,6 +11,7 @@ import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
 import { runCommand, spawnProcess } from "../system/run_command.ts";
 import { homeDir as home } from "../system/home_dir.ts";
 import { isExecutable, which } from "./_which.ts";
+import { listDir } from "../system/file_checks.ts";
 
 const homeDir = (env: Record<string, string>): string => home(env) ?? "/";
 
@@ -57,14 +58,6 @@ function matches(version: string, requested: string): boolean {
   const want = parts(requested);
   const have = parts(version);
   return want.every((n, i) => have[i] === n);
-}
-
-function listDir(path: string): string[] {
-  try {
-    return [...Deno.readDirSync(path)].map((e) => e.name);
-  } catch {
-    return [];
-  }
 }
 
 function pyenvRoot(env: Record<string, string>): string {

@@ -9,6 +9,7 @@
 import { dirname, resolve } from "../system/paths.ts";
 import { homeDir as home } from "../system/home_dir.ts";
 import { isExecutable, which } from "./_which.ts";
+import { isDirectory, listDir, statOrUndefined } from "../system/file_checks.ts";
 
 const homeDir = (env: Record<string, string>): string => home(env) ?? "/";
 
@@ -43,18 +44,6 @@ export interface PythonSitePathOptions {
   cache?: boolean;
 }
 
-function statOrUndefined(path: string): Deno.FileInfo | undefined {
-  try {
-    return Deno.statSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function isDir(path: string): boolean {
-  return statOrUndefined(path)?.isDirectory === true;
-}
-
 function readText(path: string): string | undefined {
   try {
     return Deno.readTextFileSync(path);
@@ -68,14 +57,6 @@ function realPath(path: string): string {
     return Deno.realPathSync(path);
   } catch {
     return path;
-  }
-}
-
-function listDir(path: string): string[] {
-  try {
-    return [...Deno.readDirSync(path)].map((e) => e.name);
-  } catch {
-    return [];
   }
 }
 
@@ -138,7 +119,7 @@ function pyenvLatest(root: string, prefix: string): string | undefined {
 function pyenvVersionDir(root: string, version: string): string | undefined {
   const normalized = version.replace(/^python-/, "");
   for (const v of [version, normalized]) {
-    if (isDir(`${root}/versions/${v}`)) return `${root}/versions/${v}`;
+    if (isDirectory(`${root}/versions/${v}`)) return `${root}/versions/${v}`;
   }
   const latest = pyenvLatest(root, version) ?? pyenvLatest(root, normalized);
   return latest !== undefined ? `${root}/versions/${latest}` : undefined;
@@ -269,7 +250,7 @@ function prefixSiteDirs(prefix: string, xy: string | undefined, venv: boolean): 
       `${prefix}/lib/python3/dist-packages`,
       `${prefix}/lib/python${xy}/dist-packages`,
     ];
-    if (isDir(debian[1]!) || isDir(debian[2]!)) return debian;
+    if (isDirectory(debian[1]!) || isDirectory(debian[2]!)) return debian;
   }
   // lib64 is usually a link to lib (venvs): count the directory once.
   const lib = `${prefix}/lib/python${xy}/site-packages`;
@@ -378,7 +359,7 @@ export function pythonSitePath(
   const layout = layoutOf(interpreter, pythonHome, options.cache ?? true);
   const dirs: string[] = [];
   const add = (dir: string) => {
-    if (!dirs.includes(dir) && isDir(dir)) dirs.push(dir);
+    if (!dirs.includes(dir) && isDirectory(dir)) dirs.push(dir);
   };
   for (const entry of (env.PYTHONPATH ?? "").split(":")) {
     if (entry !== "") add(resolve(cwd, entry));

@@ -4,7 +4,19 @@
  * @module
  */
 
-function statOrUndefined(path: string): Deno.FileInfo | undefined {
+/**
+ * What `path` names (symlinks followed), or `undefined` when nothing can be found there.
+ *
+ * @param path The path.
+ * @returns Its file info, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { statOrUndefined } from "./file_checks.ts";
+ * console.assert(statOrUndefined("/nonexistent/x") === undefined);
+ * ```
+ */
+export function statOrUndefined(path: string): Deno.FileInfo | undefined {
   try {
     return Deno.statSync(path);
   } catch {
@@ -112,5 +124,25 @@ export function pathProblem(path: string): string | undefined {
     return undefined;
   } catch (e) {
     return (e as { code?: unknown }).code === "ENOENT" ? undefined : osErrorReason(e);
+  }
+}
+
+/**
+ * The names in a directory, or none when it cannot be listed.
+ *
+ * @param path The directory.
+ * @returns Its entries' names.
+ *
+ * @example
+ * ```ts
+ * import { listDir } from "./file_checks.ts";
+ * console.assert(listDir("/nonexistent").length === 0);
+ * ```
+ */
+export function listDir(path: string): string[] {
+  try {
+    return [...Deno.readDirSync(path)].map((e) => e.name);
+  } catch {
+    return [];
   }
 }
