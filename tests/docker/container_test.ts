@@ -8,6 +8,7 @@ import {
   RUN_ID_LABEL,
 } from "../../lib/docker/run_args.ts";
 import { FileStore } from "../../lib/tracking/file_store.ts";
+import type { RunInfo, TrackingStore } from "../../lib/tracking/tracking_store.ts";
 import { openRestStore } from "../../lib/tracking/rest_store.ts";
 import { startMlflowServer } from "../_helpers/mlflow_server.ts";
 import { mlflowVenv, skipWithoutMlflow } from "../_helpers/mlflow_venvs.ts";
@@ -41,6 +42,19 @@ async function run(req: DockerRunRequest): Promise<{ code: number; stdout: strin
   const c = startContainer(dockerRunArgs(req), { stdout: "piped" });
   const [status, out] = await Promise.all([c.status, c.output]);
   return { code: status.code, stdout: new TextDecoder().decode(out) };
+}
+
+/** A run in a new experiment "docker" of `store`. */
+async function newRun(store: TrackingStore): Promise<{ exp: string; info: RunInfo }> {
+  const exp = await store.createExperiment("docker");
+  const info = await store.createRun({
+    experimentId: exp,
+    userId: "u",
+    startTime: Date.now(),
+    runName: "r",
+    tags: [],
+  });
+  return { exp, info };
 }
 
 Deno.test({
@@ -124,14 +138,7 @@ Deno.test({
   fn: async () => {
     await using d = await tempDir();
     const store = new FileStore(`${d.path}/mlruns`);
-    const exp = await store.createExperiment("docker");
-    const info = await store.createRun({
-      experimentId: exp,
-      userId: "u",
-      startTime: Date.now(),
-      runName: "r",
-      tags: [],
-    });
+    const { exp, info } = await newRun(store);
     const script = [
       "import os, time",
       "uri = os.environ['MLFLOW_TRACKING_URI']",
@@ -163,14 +170,7 @@ Deno.test({
   fn: async () => {
     await using d = await tempDir();
     const store = new FileStore(`${d.path}/mlruns`);
-    const exp = await store.createExperiment("docker");
-    const info = await store.createRun({
-      experimentId: exp,
-      userId: "u",
-      startTime: Date.now(),
-      runName: "r",
-      tags: [],
-    });
+    const { exp, info } = await newRun(store);
     const script = [
       "import mlflow",
       "mlflow.log_metric('loss', 0.125)",
@@ -204,14 +204,7 @@ Deno.test({
     await using server = await startMlflowServer(mlflowVenv("2.17.2")!, d.path);
     const store = openRestStore(server.url, { env: {} });
     try {
-      const exp = await store.createExperiment("docker");
-      const info = await store.createRun({
-        experimentId: exp,
-        userId: "u",
-        startTime: Date.now(),
-        runName: "r",
-        tags: [],
-      });
+      const { exp, info } = await newRun(store);
       const warnings: string[] = [];
       const { code } = await run(request(d.path, {
         image: DEBIAN_PY,
@@ -246,14 +239,7 @@ Deno.test({
     const db = `${d.path}/mlflow.db`;
     const store = await SqliteStore.open(db);
     try {
-      const exp = await store.createExperiment("docker");
-      const info = await store.createRun({
-        experimentId: exp,
-        userId: "u",
-        startTime: Date.now(),
-        runName: "r",
-        tags: [],
-      });
+      const { exp, info } = await newRun(store);
       const script = [
         "import os, sqlite3, time",
         "uri = os.environ['MLFLOW_TRACKING_URI']",
