@@ -73,7 +73,7 @@ export interface Backend {
   /** Backend name as recorded in `mlflow.project.backend`. */
   readonly name: string;
   /** Plan stage: validates configuration and tracking URI; writes and starts nothing. */
-  check?(request: BackendCheckRequest): BackendCheckResult;
+  check?(request: BackendCheckRequest): BackendCheckResult | Promise<BackendCheckResult>;
   /** Starts the recorded run and returns at once. */
   launch(job: LaunchJob): Promise<Execution>;
 }

@@ -249,7 +249,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
     const mlflowVersion = mlflowKnown ? mlflow?.version ?? null : undefined;
     const trackingUri = givenTrackingUri ??
       resolveTrackingUri(env, { cwd, mlflowVersion: mlflowVersion ?? null });
-    const checked = backend.check?.({
+    const checked = await backend.check?.({
       config,
       trackingUri,
       projectName: project.name,
