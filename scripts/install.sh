@@ -113,6 +113,7 @@ add_to_path() {
   fish_dir="$HOME/.config/fish/conf.d"
   if [ -d "$HOME/.config/fish" ] && ! grep -qsF "$bin_dir" "$fish_dir/mlproject.fish"; then
     mkdir -p "$fish_dir"
+    # shellcheck disable=SC2016 # $PATH is for fish to expand
     printf 'set -gx PATH "%s" $PATH\n' "$bin_dir" >"$fish_dir/mlproject.fish"
   fi
   say "open a new shell (or run: export PATH=\"$bin_dir:\$PATH\") to use mlproject"
