@@ -28,7 +28,7 @@ for arg in "$@"; do
   case "$arg" in
   --npx) method=npx ;;
   -h | --help)
-    sed -n '2,17p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" 2>/dev/null | sed 's/^# \{0,1\}//'
     exit 0
     ;;
   *) die "unknown argument '$arg' (try --help)" ;;

@@ -42,10 +42,14 @@ Deno.test("deno run of main.ts from a URL runs a project end to end with a fresh
   await using tmp = await tempDir();
   await writeFiles(join(tmp.path, "proj"), PROJECT);
   await using server = startFileServer(REPO_ROOT);
+  // The repository's lock file checks the npm packages' integrity (and records the modules').
+  const lock = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "deno.lock")));
+  await Deno.writeTextFile(join(tmp.path, "deno.lock"), JSON.stringify(lock));
   const out = await deno(
     [
       "run",
       "-A",
+      "--lock=deno.lock",
       `${server.url}main.ts`,
       "run",
       "proj",
@@ -69,6 +73,11 @@ Deno.test("deno run of main.ts from a URL runs a project end to end with a fresh
   assert.ok(server.paths.includes("/main.ts"));
   assert.ok(server.paths.includes("/lib/tracking/sqlite_store.ts"), server.paths.join(" "));
   assert.deepEqual(server.paths.filter((p) => !p.endsWith(".ts")), []);
+  // A fresh DENO_DIR: the npm package was downloaded for this run.
+  assert.match(out.stderr, /Download \S+js-yaml-4\.1\.0\.tgz/);
+  const after = JSON.parse(await Deno.readTextFile(join(tmp.path, "deno.lock")));
+  assert.deepEqual(after.npm, lock.npm, "no npm package beyond the locked ones");
+  assert.match(after.remote[`${server.url}main.ts`], /^[0-9a-f]{64}$/);
   // deno-lint-ignore no-console -- the measured figure, for the issue's closing note
   console.log(`from-URL run with a fresh DENO_DIR: ${Math.round(out.ms)} ms`);
 });
