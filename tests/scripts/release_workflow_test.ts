@@ -30,15 +30,23 @@ Deno.test({
     const out = await output(ACTIONLINT!, ["-no-color"], env);
     assert.equal(out.text, "");
     assert.equal(out.code, 0);
-    // actionlint reads this repository's workflows: a broken one is reported.
+    // The same run reports a broken workflow.
     await using tmp = await tempDir();
     await writeFiles(tmp.path, {
       ".github/workflows/bad.yml":
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n",
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n      - run: cd $HOME/x\n",
     });
-    const bad = await new Deno.Command(ACTIONLINT!, { args: ["-no-color"], cwd: tmp.path })
-      .output();
-    assert.notEqual(bad.code, 0);
+    await new Deno.Command("git", { args: ["init", "-q", tmp.path] }).output();
+    const bad = await new Deno.Command(ACTIONLINT!, {
+      args: ["-no-color"],
+      cwd: tmp.path,
+      env,
+      stdout: "piped",
+    }).output();
+    assert.equal(bad.code, 1);
+    const report = new TextDecoder().decode(bad.stdout);
+    assert.match(report, /bad\.yml:6:\d+: property "nope" is not defined/);
+    if (SHELLCHECK !== undefined) assert.match(report, /bad\.yml:7:.*SC2086.*\[shellcheck\]/);
   },
 });
 
