@@ -131,10 +131,16 @@ if [ "$method" = npx ]; then
   else
     source="jsr:@mlproject/mlproject@${version#v}/cli"
   fi
+  # Where npx keeps that Deno, so the launcher starts it directly (npx itself costs seconds).
+  deno_path=$(npm_config_update_notifier=false npm_config_loglevel=error \
+    "$npx_path" --yes "deno@$DENO_VERSION" eval 'console.log(Deno.execPath())' \
+    2>/dev/null </dev/null) || deno_path=
   cat >"$tmp/mlproject" <<EOF
 #!/bin/sh
 # mlproject launcher written by install.sh --npx: Deno $DENO_VERSION from npm (through npx) runs
 # $source
+# The Deno npx fetched at install time while it is there, else npx again.
+if [ -x '$deno_path' ]; then exec '$deno_path' run -A --quiet '$source' "\$@"; fi
 npx=\$(command -v npx 2>/dev/null) || npx='$npx_path'
 npm_config_update_notifier=false npm_config_loglevel=error \\
   exec "\$npx" --yes deno@$DENO_VERSION run -A --quiet '$source' "\$@"

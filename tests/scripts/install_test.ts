@@ -268,6 +268,15 @@ Deno.test({
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /^mlproject \d+\.\d+\.\d+\nvia npx\n$/);
     assert.match(out.stderr, /Run \(ID '[0-9a-f]{32}'\) succeeded/);
+    // Without the Deno npx fetched at install time (npm's cache cleaned), through npx again.
+    const launcherPath = join(home, ".mlproject", "bin", "mlproject");
+    const direct = /^if \[ -x '([^']+)' \]/m.exec(launcher)?.[1];
+    assert.ok(direct !== undefined && direct.endsWith("deno"), launcher);
+    await Deno.writeTextFile(launcherPath, launcher.replaceAll(direct, `${tmp.path}/gone/deno`));
+    const viaNpx = await sh(["-c", '. "$HOME/.profile" && mlproject --version'], {
+      env: { HOME: home, PATH: path, ...networkEnv() },
+    });
+    assert.match(viaNpx.stdout, /^mlproject \d+\.\d+\.\d+\n$/, viaNpx.stderr);
     // And a real login shell finds it too.
     const login = await sh(["-lc", "mlproject --version"], {
       env: { HOME: home, PATH: path, ...networkEnv() },
