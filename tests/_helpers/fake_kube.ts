@@ -569,7 +569,6 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   }
 
   function watchResponse(
-    req: Request,
     kind: "Job" | "Pod",
     namespace: string | undefined,
     matches: (o: Job | Pod) => boolean,
@@ -655,7 +654,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     if (matches instanceof Response) return matches;
     const watch = url.searchParams.get("watch");
     if (watch === "true" || watch === "1") {
-      return watchResponse(req, kind, namespace, matches, url);
+      return watchResponse(kind, namespace, matches, url);
     }
     const items = listObjects(kind, namespace).filter(matches).map((o) => {
       const { apiVersion: _a, kind: _k, ...rest } = copy(o);

@@ -1,0 +1,221 @@
+/**
+ * The fake Kubernetes API server (tests/_helpers/fake_kube.ts) driven by independent real
+ * clients: `kubectl` and the official Python `kubernetes` client create, read, watch, follow and
+ * delete Jobs on it; with the docker kubelet the containers, their logs and exit codes are real,
+ * and images come from a real registry (Debian's `docker-registry`).
+ */
+import assert from "node:assert/strict";
+import { findExecutable, skipWithout } from "../_helpers/components.ts";
+import { tempDir } from "../_helpers/cli.ts";
+import { type FakeKube, type Job, startFakeKube } from "../_helpers/fake_kube.ts";
+import { skipWithoutRegistry, startRegistry } from "../_helpers/registry.ts";
+import { TOOLS_HINT, toolsPython } from "../_helpers/test_tools.ts";
+import { BUSYBOX, NO_ENGINE } from "../docker/_engine.ts";
+
+const KUBECTL = findExecutable("kubectl");
+const NO_KUBECTL = skipWithout("kubectl tests", KUBECTL !== undefined, "no kubectl on PATH");
+const PYTHON = toolsPython();
+const NO_PYTHON_CLIENT = skipWithout("kubernetes client tests", PYTHON !== undefined, TOOLS_HINT);
+const NO_REGISTRY = NO_ENGINE || await skipWithoutRegistry("registry-backed kubelet tests");
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Out> {
+  const out = await new Deno.Command(cmd, {
+    args,
+    env: { CLOUDSDK_CORE_DISABLE_PROMPTS: "1", ...env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** `kubectl` with a kubeconfig and a private discovery cache. */
+function kubectl(config: string, dir: string) {
+  return (...args: string[]) =>
+    run(KUBECTL!, ["--kubeconfig", config, "--cache-dir", `${dir}/kube-cache`, ...args]);
+}
+
+function jobYaml(name: string, command: string, extra = ""): string {
+  return `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: ${name}
+  namespace: mlflow
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        image: ${BUSYBOX}
+        imagePullPolicy: Never
+        command: ["sh", "-c", ${JSON.stringify(command)}]
+${extra}`;
+}
+
+function condition(job: Job | undefined, type: string): boolean {
+  return (job?.status.conditions ?? []).some((c) => c.type === type && c.status === "True");
+}
+
+Deno.test({
+  name:
+    "kubectl creates a Job that runs in docker, waits for it, follows its logs and deletes it with its pods",
+  ignore: NO_KUBECTL || NO_ENGINE,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using dir = await tempDir();
+    await using kube = await startFakeKube({ kubelet: "docker" });
+    await kube.writeKubeconfig(`${dir.path}/config`);
+    const k = kubectl(`${dir.path}/config`, dir.path);
+    await Deno.writeTextFile(
+      `${dir.path}/job.yaml`,
+      jobYaml(
+        "hello",
+        'echo "one $GREETING"; sleep 1; echo two >&2; echo three',
+        `        env:
+        - name: GREETING
+          value: from-env
+`,
+      ),
+    );
+    const created = await k("create", "-f", `${dir.path}/job.yaml`);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /job.batch\/hello created/);
+
+    const got = await k("get", "jobs", "-n", "mlflow", "-o", "json");
+    assert.equal(got.code, 0, got.stderr);
+    const list = JSON.parse(got.stdout);
+    assert.equal(list.kind, "List");
+    const job = list.items[0];
+    assert.equal(job.metadata.name, "hello");
+    assert.match(job.metadata.uid, /^[0-9a-f-]{36}$/);
+    assert.equal(job.metadata.labels["job-name"], "hello");
+    assert.equal(
+      job.spec.selector.matchLabels["batch.kubernetes.io/controller-uid"],
+      job.metadata.uid,
+    );
+
+    const pod = await kube.waitFor(() =>
+      kube.pods("mlflow", "job-name=hello").find((p) => p.status.phase === "Running")
+    );
+    const logs = await k("logs", "-f", "job/hello", "-n", "mlflow");
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.deepEqual(logs.stdout.split("\n").sort(), ["", "one from-env", "three", "two"]);
+    const logRequest = kube.requests.find((r) => r.path.includes(`/pods/${pod.metadata.name}/log`));
+    assert.match(logRequest?.path ?? "", /follow=true/);
+
+    const waited = await k(
+      "wait",
+      "--for=condition=complete",
+      "job/hello",
+      "-n",
+      "mlflow",
+      "--timeout=60s",
+    );
+    assert.equal(waited.code, 0, waited.stderr);
+    const done = kube.job("mlflow", "hello")!;
+    assert.equal(done.status.succeeded, 1);
+    assert.ok(done.status.completionTime);
+    assert.deepEqual(done.status.conditions?.map((c) => c.type), [
+      "SuccessCriteriaMet",
+      "Complete",
+    ]);
+    assert.equal(
+      kube.pod("mlflow", pod.metadata.name!)?.status.containerStatuses?.[0]?.state.terminated
+        ?.exitCode,
+      0,
+    );
+    assert.equal((await kube.containers()).length, 1);
+
+    const deleted = await k("delete", "job", "hello", "-n", "mlflow", "--cascade=background");
+    assert.equal(deleted.code, 0, deleted.stderr);
+    await kube.waitFor(() => kube.pods("mlflow").length === 0, { what: "pods gone" });
+    assert.deepEqual(await kube.containers(), []);
+    const del = kube.requests.find((r) => r.method === "DELETE");
+    assert.equal((del?.body as { propagationPolicy?: string })?.propagationPolicy, "Background");
+    assert.ok(kube.requests.every((r) => r.auth === "token"));
+  },
+});
+
+Deno.test({
+  name: "kubectl delete --cascade=orphan removes the Job and leaves its pod",
+  ignore: NO_KUBECTL,
+  async fn() {
+    await using dir = await tempDir();
+    await using kube = await startFakeKube();
+    await kube.writeKubeconfig(`${dir.path}/config`);
+    const k = kubectl(`${dir.path}/config`, dir.path);
+    await Deno.writeTextFile(`${dir.path}/job.yaml`, jobYaml("stay", "sleep 60"));
+    assert.equal((await k("create", "-f", `${dir.path}/job.yaml`)).code, 0);
+    const pod = await kube.waitFor(() => kube.pods("mlflow", "job-name=stay")[0]);
+    const deleted = await k("delete", "job", "stay", "-n", "mlflow", "--cascade=orphan");
+    assert.equal(deleted.code, 0, deleted.stderr);
+    assert.equal(kube.job("mlflow", "stay"), undefined);
+    const left = kube.pod("mlflow", pod.metadata.name!);
+    assert.ok(left, "the orphaned pod is still there");
+    assert.deepEqual(left.metadata.ownerReferences, []);
+    const gone = await k("get", "job", "stay", "-n", "mlflow");
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /jobs.batch "stay" not found/);
+  },
+});
+
+Deno.test({
+  name:
+    "kubectl authenticates with a client certificate (files and -data) and reports Unauthorized for a wrong token",
+  ignore: NO_KUBECTL,
+  async fn() {
+    await using dir = await tempDir();
+    await using kube = await startFakeKube({ clientCert: true });
+    await kube.writeKubeconfig(`${dir.path}/config`, {
+      contexts: [
+        { name: "cert-files", auth: { kind: "clientCert" } },
+        { name: "cert-data", auth: { kind: "clientCert", inline: true }, ca: "data" },
+        { name: "bad-token", auth: { kind: "token", token: "wrong" } },
+      ],
+    });
+    const k = kubectl(`${dir.path}/config`, dir.path);
+    for (const context of ["cert-files", "cert-data"]) {
+      const out = await k("--context", context, "get", "jobs", "-n", "mlflow");
+      assert.equal(out.code, 0, out.stderr);
+    }
+    assert.ok(
+      kube.requests.some((r) => r.auth === "client-cert" && r.path.startsWith("/apis/batch")),
+    );
+    const bad = await k("--context", "bad-token", "get", "jobs", "-n", "mlflow");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Unauthorized/);
+    assert.ok(kube.requests.some((r) => r.auth === "rejected" && r.status === 401));
+  },
+});
+
+Deno.test({
+  name: "kubectl shows the API server's 422 Invalid and 409 AlreadyExists messages",
+  ignore: NO_KUBECTL,
+  async fn() {
+    await using dir = await tempDir();
+    await using kube = await startFakeKube();
+    await kube.writeKubeconfig(`${dir.path}/config`);
+    const k = kubectl(`${dir.path}/config`, dir.path);
+    await Deno.writeTextFile(`${dir.path}/bad.yaml`, jobYaml("Bad_Name", "true"));
+    const bad = await k("create", "-f", `${dir.path}/bad.yaml`);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /The Job "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/,
+    );
+    await Deno.writeTextFile(`${dir.path}/ok.yaml`, jobYaml("twice", "true"));
+    assert.equal((await k("create", "-f", `${dir.path}/ok.yaml`)).code, 0);
+    const again = await k("create", "-f", `${dir.path}/ok.yaml`);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /jobs.batch "twice" already exists/);
+    assert.deepEqual(kube.jobs().map((j) => j.metadata.name), ["twice"]);
+  },
+});
