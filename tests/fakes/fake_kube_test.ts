@@ -140,6 +140,7 @@ Deno.test({
     assert.deepEqual(await kube.containers(), []);
     const del = kube.requests.find((r) => r.method === "DELETE");
     assert.equal((del?.body as { propagationPolicy?: string })?.propagationPolicy, "Background");
+    assert.equal(del?.propagationPolicy, "Background");
     assert.ok(kube.requests.every((r) => r.auth === "token"));
   },
 });
@@ -219,3 +220,155 @@ Deno.test({
     assert.deepEqual(kube.jobs().map((j) => j.metadata.name), ["twice"]);
   },
 });
+
+const PY_CLIENT = new URL("./testdata/kube_python_client.py", import.meta.url).pathname;
+
+Deno.test({
+  name:
+    "the Python kubernetes client creates, watches, follows, reads and deletes a Job running in docker",
+  ignore: NO_PYTHON_CLIENT || NO_ENGINE,
+  async fn() {
+    await using dir = await tempDir();
+    await using kube = await startFakeKube({ kubelet: "docker" });
+    await kube.writeKubeconfig(`${dir.path}/config`, {
+      contexts: [{ name: "other", server: "https://127.0.0.1:1" }, { name: "fake" }],
+      currentContext: "other",
+    });
+    const out = await run(PYTHON!, [
+      PY_CLIENT,
+      `${dir.path}/config`,
+      "fake",
+      "mlflow",
+      "py-job",
+      BUSYBOX,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+    const r = JSON.parse(out.stdout);
+    assert.equal(r.created.labels["job-name"], "py-job");
+    assert.equal(r.again.status, 409);
+    assert.deepEqual(r.again.body, {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: 'jobs.batch "py-job" already exists',
+      reason: "AlreadyExists",
+      details: { name: "py-job", group: "batch", kind: "jobs" },
+      code: 409,
+    });
+    assert.equal(r.missing.status, 404);
+    assert.equal(r.missing.body.reason, "NotFound");
+    assert.equal(r.phase_at_log_request, "Running");
+    assert.equal(r.log, "start python\nend\n");
+    assert.deepEqual(r.job_events.at(-1), ["MODIFIED", ["SuccessCriteriaMet", "Complete"]]);
+    assert.equal(r.status.succeeded, 1);
+    assert.ok(r.status.start_time && r.status.completion_time);
+    assert.equal(r.pods.length, 1);
+    assert.equal(r.pods[0].phase, "Succeeded");
+    assert.equal(r.pods[0].exit, 0);
+    assert.equal(r.delete.kind, "Status");
+    assert.equal(r.delete.status, "Success");
+    assert.equal(r.delete.details.name, "py-job");
+    assert.equal(r.after_delete, 404);
+    await kube.waitFor(() => kube.pods().length === 0, { what: "pods deleted" });
+    assert.deepEqual(await kube.containers(), []);
+    const del = kube.requests.find((q) => q.method === "DELETE");
+    assert.equal(del?.propagationPolicy, "Background");
+  },
+});
+
+Deno.test({
+  name:
+    "with the manual kubelet the log is refused until the container starts, then follows what the test appends",
+  ignore: NO_PYTHON_CLIENT,
+  async fn() {
+    await using dir = await tempDir();
+    await using kube = await startFakeKube();
+    await kube.writeKubeconfig(`${dir.path}/config`);
+    const script = `
+import json, sys
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_kube_config(config_file=sys.argv[1])
+core = client.CoreV1Api()
+try:
+    core.read_namespaced_pod_log(sys.argv[2], "mlflow")
+except ApiException as e:
+    print(json.dumps({"status": e.status, "body": json.loads(e.body)}), flush=True)
+sys.stdin.readline()
+resp = core.read_namespaced_pod_log(sys.argv[2], "mlflow", follow=True, _preload_content=False)
+for chunk in resp.stream():
+    print(json.dumps({"chunk": chunk.decode()}), flush=True)
+print(json.dumps({"end": True}), flush=True)
+`;
+    const job = await fetchJson(kube, "POST", "/apis/batch/v1/namespaces/mlflow/jobs", {
+      metadata: { name: "manual" },
+      spec: {
+        template: {
+          spec: { restartPolicy: "Never", containers: [{ name: "main", image: "x:1" }] },
+        },
+      },
+    });
+    assert.equal(job.status, 201);
+    const pod = await kube.waitFor(() => kube.pods("mlflow", "job-name=manual")[0]);
+    const podName = pod.metadata.name!;
+    assert.match(podName, /^manual-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    const child = new Deno.Command(PYTHON!, {
+      args: ["-c", script, `${dir.path}/config`, podName],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).values();
+    const next = async () => {
+      let buf = "";
+      while (!buf.endsWith("\n")) {
+        const { value, done } = await lines.next();
+        if (done) throw new Error("client exited early");
+        buf += value;
+      }
+      return buf.trim().split("\n").map((l) => JSON.parse(l));
+    };
+    const [refused] = await next();
+    assert.equal(refused.status, 400);
+    assert.equal(
+      refused.body.message,
+      `container "main" in pod "${podName}" is waiting to start: ContainerCreating`,
+    );
+    assert.equal(refused.body.reason, "BadRequest");
+    kube.startPod("mlflow", podName);
+    kube.appendLog("mlflow", podName, "first\n");
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode("go\n"));
+    await writer.close();
+    assert.deepEqual(await next(), [{ chunk: "first\n" }]);
+    kube.appendLog("mlflow", podName, "second\n");
+    assert.deepEqual(await next(), [{ chunk: "second\n" }]);
+    kube.finishPod("mlflow", podName, 0);
+    assert.deepEqual(await next(), [{ end: true }]);
+    await child.stderr.cancel();
+    assert.equal((await child.status).code, 0);
+    const done = await kube.waitFor(() => {
+      const j = kube.job("mlflow", "manual");
+      return condition(j, "Complete") && j;
+    });
+    assert.equal(done.status.succeeded, 1);
+  },
+});
+
+/** Calls the fake's API with its token (for cases no client needs to prove). */
+async function fetchJson(
+  kube: FakeKube,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  using client = Deno.createHttpClient({ caCerts: [kube.caPem] });
+  const res = await fetch(`${kube.url}${path}`, {
+    method,
+    client,
+    headers: { authorization: `Bearer ${kube.token}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: await res.json() };
+}
