@@ -372,3 +372,135 @@ async function fetchJson(
   });
   return { status: res.status, body: await res.json() };
 }
+
+/** Builds a tiny image FROM busybox, pushes it, removes it locally; returns `host/repo:tag@digest`. */
+async function pushedImage(host: string, dir: string): Promise<string> {
+  await Deno.writeTextFile(
+    `${dir}/Dockerfile`,
+    `FROM ${BUSYBOX}\nRUN echo built-into-the-image > /marker\nENTRYPOINT ["sh", "-c", "cat /marker; echo \\"args: $*\\"; echo \\"env: $KFAKE\\"; echo \\"cwd: $(pwd)\\"; exit 3", "entry"]\n`,
+  );
+  const tag = `${host}/kfake/app:v1`;
+  const built = await run("docker", ["build", "--quiet", "--tag", tag, dir], {
+    DOCKER_BUILDKIT: "0",
+    PATH: Deno.env.get("PATH") ?? "",
+  });
+  assert.equal(built.code, 0, built.stderr);
+  const pushed = await run("docker", ["push", tag], { PATH: Deno.env.get("PATH") ?? "" });
+  assert.equal(pushed.code, 0, pushed.stderr);
+  const digest = pushed.stdout.match(/digest: (sha256:[0-9a-f]{64})/)?.[1];
+  assert.ok(digest, pushed.stdout);
+  const removed = await run("docker", ["image", "rm", "--force", tag, built.stdout.trim()], {
+    PATH: Deno.env.get("PATH") ?? "",
+  });
+  assert.equal(removed.code, 0, removed.stderr);
+  return `${tag}@${digest}`;
+}
+
+Deno.test({
+  name:
+    "the docker kubelet pulls a pushed image by digest from the registry and the pod's logs and exit code are the container's",
+  ignore: NO_REGISTRY || NO_KUBECTL,
+  async fn() {
+    await using dir = await tempDir();
+    await using registry = await startRegistry();
+    const image = await pushedImage(registry.host, dir.path);
+    await using kube = await startFakeKube({ kubelet: "docker", podBackoffMs: 10 });
+    await kube.writeKubeconfig(`${dir.path}/config`);
+    const k = kubectl(`${dir.path}/config`, dir.path);
+    await Deno.writeTextFile(
+      `${dir.path}/job.yaml`,
+      `apiVersion: batch/v1
+kind: Job
+metadata: {name: from-registry, namespace: mlflow}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: app
+        image: ${image}
+        args: ["a b", "c"]
+        workingDir: /tmp
+        env: [{name: KFAKE, value: "yes"}]
+`,
+    );
+    const created = await k("create", "-f", `${dir.path}/job.yaml`);
+    assert.equal(created.code, 0, created.stderr);
+    const failed = await k(
+      "wait",
+      "--for=condition=failed",
+      "job/from-registry",
+      "-n",
+      "mlflow",
+      "--timeout=90s",
+    );
+    assert.equal(failed.code, 0, failed.stderr);
+    const job = kube.job("mlflow", "from-registry")!;
+    assert.equal(job.status.failed, 2, "backoffLimit 1: a second pod ran");
+    const last = job.status.conditions!.at(-1)!;
+    assert.deepEqual([last.type, last.reason], ["Failed", "BackoffLimitExceeded"]);
+    const pods = kube.pods("mlflow", "job-name=from-registry");
+    assert.equal(pods.length, 2);
+    for (const pod of pods) {
+      const state = pod.status.containerStatuses![0]!;
+      assert.equal(pod.status.phase, "Failed");
+      assert.equal(state.state.terminated?.exitCode, 3);
+      assert.equal(state.state.terminated?.reason, "Error");
+      assert.equal(state.imageID, `docker-pullable://${image.replace(/:v1@/, "@")}`);
+      const logs = await k("logs", pod.metadata.name!, "-n", "mlflow");
+      assert.equal(logs.code, 0, logs.stderr);
+      assert.equal(logs.stdout, "built-into-the-image\nargs: a b c\nenv: yes\ncwd: /tmp\n");
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "an image missing from the registry leaves the pod waiting with ErrImagePull, then ImagePullBackOff, until the Job is deleted",
+  ignore: NO_REGISTRY,
+  async fn() {
+    await using registry = await startRegistry();
+    await using kube = await startFakeKube({ kubelet: "docker", pullBackoffMs: 50 });
+    const image = `${registry.host}/kfake/absent:v1`;
+    const created = await fetchJson(kube, "POST", "/apis/batch/v1/namespaces/mlflow/jobs", {
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "no-image" },
+      spec: {
+        backoffLimit: 0,
+        template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image }] } },
+      },
+    });
+    assert.equal(created.status, 201);
+    const reasons = new Set<string>();
+    await kube.waitFor(() => {
+      const reason = kube.pods("mlflow")[0]?.status.containerStatuses?.[0]?.state.waiting?.reason;
+      if (reason) reasons.add(reason);
+      return reasons.has("ErrImagePull") && reasons.has("ImagePullBackOff");
+    }, { what: "ErrImagePull then ImagePullBackOff" });
+    const pod = kube.pods("mlflow")[0]!;
+    assert.equal(pod.status.phase, "Pending");
+    const job = kube.job("mlflow", "no-image")!;
+    assert.equal(job.status.active, 1);
+    assert.equal(job.status.conditions, undefined);
+    const log = await fetchJson(
+      kube,
+      "GET",
+      `/api/v1/namespaces/mlflow/pods/${pod.metadata.name}/log`,
+    );
+    assert.equal(log.status, 400);
+    assert.match(String(log.body.message), /is waiting to start: trying and failing to pull image/);
+    const del = await fetchJson(
+      kube,
+      "DELETE",
+      "/apis/batch/v1/namespaces/mlflow/jobs/no-image?propagationPolicy=Foreground",
+    );
+    assert.equal(del.status, 200);
+    assert.ok((del.body.metadata as { deletionTimestamp?: string }).deletionTimestamp);
+    await kube.waitFor(() => kube.pods().length === 0 && kube.jobs().length === 0, {
+      what: "Foreground deletion",
+    });
+    assert.deepEqual(await kube.containers(), []);
+  },
+});
