@@ -67,8 +67,6 @@ Deno.test({
   name:
     "kubectl creates a Job that runs in docker, waits for it, follows its logs and deletes it with its pods",
   ignore: NO_KUBECTL || NO_ENGINE,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir();
     await using kube = await startFakeKube({ kubelet: "docker" });
@@ -643,3 +641,41 @@ async function fetchText(kube: FakeKube, path: string): Promise<string> {
   assert.equal(res.status, 200);
   return await res.text();
 }
+
+Deno.test("dropStreams ends a followed log and a watch while the pod runs; a follow with sinceTime resumes", async () => {
+  await using kube = await startFakeKube();
+  const created = await fetchJson(kube, "POST", "/apis/batch/v1/namespaces/mlflow/jobs", {
+    metadata: { name: "drop" },
+    spec: {
+      template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "x:1" }] } },
+    },
+  });
+  assert.equal(created.status, 201);
+  const pod = (await kube.waitFor(() => kube.pods("mlflow")[0])).metadata.name!;
+  kube.startPod("mlflow", pod);
+  kube.appendLog("mlflow", pod, "one\ntwo\n");
+  using client = Deno.createHttpClient({ caCerts: [kube.caPem] });
+  const open = (path: string) =>
+    fetch(`${kube.url}${path}`, { client, headers: { authorization: `Bearer ${kube.token}` } });
+  const logPath = `/api/v1/namespaces/mlflow/pods/${pod}/log?follow=true&timestamps=true`;
+  const follow = await open(logPath);
+  const watch = await open("/apis/batch/v1/namespaces/mlflow/jobs?watch=true");
+  const reader = follow.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (text.split("\n").length < 3) text += (await reader.read()).value ?? "";
+  const watchReader = watch.body!.getReader();
+  assert.match(new TextDecoder().decode((await watchReader.read()).value), /"type":"ADDED"/);
+  assert.equal(kube.dropStreams(), 2);
+  assert.equal((await reader.read()).done, true);
+  assert.equal((await watchReader.read()).done, true);
+  assert.equal(kube.pod("mlflow", pod)?.status.phase, "Running");
+  const lines = text.trim().split("\n");
+  assert.match(lines[1]!, /^\S+Z two$/);
+  kube.appendLog("mlflow", pod, "three\n");
+  kube.finishPod("mlflow", pod, 0);
+  const since = lines[1]!.split(" ")[0]!;
+  const resumed = await (await open(`${logPath}&sinceTime=${encodeURIComponent(since)}`)).text();
+  assert.deepEqual(resumed.trim().split("\n").map((l) => l.split(" ")[1]), ["one", "two", "three"]);
+  const tail = await (await open(`/api/v1/namespaces/mlflow/pods/${pod}/log?tailLines=1`)).text();
+  assert.equal(tail, "three\n");
+});
