@@ -472,6 +472,70 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     );
   }
 
+  function condition(type: string, reason: string, message: string): Condition {
+    return {
+      type,
+      status: "True",
+      lastProbeTime: now(),
+      lastTransitionTime: now(),
+      reason,
+      message,
+    };
+  }
+
+  /** `FailureTarget`, then the active pods deleted, then `Failed` (as the 1.31 controller). */
+  function failJob(rec: JobRecord, reason: string, message: string): void {
+    if (rec.deleted || finished(rec.job)) return;
+    updateJob(rec, (job) => {
+      job.status.conditions = [
+        ...(job.status.conditions ?? []),
+        condition("FailureTarget", reason, message),
+      ];
+    });
+    const ns = rec.job.metadata.namespace!;
+    for (const n of rec.pods) {
+      const p = pods.get(`${ns}/${n}`);
+      if (p !== undefined && !p.counted) {
+        p.counted = true;
+        rec.failed += 1;
+        track(deletePod(p));
+      }
+    }
+    updateJob(rec, (job) => {
+      job.status.conditions = [
+        ...(job.status.conditions ?? []),
+        condition("Failed", reason, message),
+      ];
+      delete job.status.active;
+      if (rec.failed > 0) job.status.failed = rec.failed;
+      job.status.ready = 0;
+    });
+    expireAfterTtl(rec);
+  }
+
+  /** `ttlSecondsAfterFinished`: the TTL controller deletes the finished Job (Background). */
+  function expireAfterTtl(rec: JobRecord): void {
+    const ttl = rec.job.spec.ttlSecondsAfterFinished;
+    if (typeof ttl !== "number") return;
+    const timer = setTimeout(() => {
+      if (!closed && !rec.deleted) deleteInBackground(rec);
+    }, ttl * 1000);
+    timers.add(() => clearTimeout(timer));
+  }
+
+  function deleteInBackground(rec: JobRecord): void {
+    const job = rec.job;
+    const ns = job.metadata.namespace!;
+    const owned = [...rec.pods].map((n) => pods.get(`${ns}/${n}`)).filter((p) =>
+      p !== undefined
+    ) as PodRecord[];
+    rec.deleted = true;
+    jobs.delete(`${ns}/${job.metadata.name}`);
+    bump(job);
+    emit("DELETED", job);
+    for (const p of owned) track(deletePod(p));
+  }
+
   function syncJob(rec: JobRecord): void {
     if (rec.deleted || finished(rec.job)) return;
     const ns = rec.job.metadata.namespace!;
@@ -497,14 +561,6 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       s.terminating = 0;
       s.uncountedTerminatedPods = {};
     };
-    const condition = (type: string, reason: string, message: string): Condition => ({
-      type,
-      status: "True",
-      lastProbeTime: now(),
-      lastTransitionTime: now(),
-      reason,
-      message,
-    });
     if (rec.succeeded >= completions) {
       updateJob(rec, (job) => {
         setCounts(job);
@@ -525,26 +581,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         job.status.completionTime = now();
       });
       for (const p of live) track(deletePod(p));
+      expireAfterTtl(rec);
       return;
     }
     if (rec.failed > backoffLimit) {
-      const message = "Job has reached the specified backoff limit";
-      updateJob(rec, (job) => {
-        setCounts(job);
-        job.status.conditions = [
-          ...(job.status.conditions ?? []),
-          condition("FailureTarget", "BackoffLimitExceeded", message),
-        ];
-      });
-      for (const p of live) track(deletePod(p));
-      updateJob(rec, (job) => {
-        job.status.conditions = [
-          ...(job.status.conditions ?? []),
-          condition("Failed", "BackoffLimitExceeded", message),
-        ];
-        delete job.status.active;
-        job.status.ready = 0;
-      });
+      updateJob(rec, setCounts);
+      failJob(rec, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
       return;
     }
     if (!same) updateJob(rec, setCounts);
@@ -800,6 +842,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         j.status.startTime = now();
       });
       syncJob(rec);
+      const deadline = rec.job.spec.activeDeadlineSeconds;
+      if (typeof deadline === "number") {
+        const timer = setTimeout(() => {
+          if (!closed) {
+            failJob(rec, "DeadlineExceeded", "Job was active longer than specified deadline");
+          }
+        }, deadline * 1000);
+        timers.add(() => clearTimeout(timer));
+      }
     }, 0);
     return jsonResponse(201, created);
   }
@@ -837,8 +888,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       emit("DELETED", job);
     };
     if (policy === "Background") {
-      remove();
-      for (const p of owned) track(deletePod(p));
+      deleteInBackground(rec);
       return jsonResponse(
         200,
         statusBody(200, "", "", { name, group: "batch", kind: "jobs", uid: job.metadata.uid }),

@@ -679,3 +679,28 @@ Deno.test("dropStreams ends a followed log and a watch while the pod runs; a fol
   const tail = await (await open(`/api/v1/namespaces/mlflow/pods/${pod}/log?tailLines=1`)).text();
   assert.equal(tail, "three\n");
 });
+
+Deno.test("activeDeadlineSeconds fails a Job with DeadlineExceeded and ttlSecondsAfterFinished then deletes it", async () => {
+  await using kube = await startFakeKube();
+  const created = await fetchJson(kube, "POST", "/apis/batch/v1/namespaces/mlflow/jobs", {
+    metadata: { name: "late" },
+    spec: {
+      activeDeadlineSeconds: 1,
+      ttlSecondsAfterFinished: 0,
+      template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "x:1" }] } },
+    },
+  });
+  assert.equal(created.status, 201);
+  const pod = (await kube.waitFor(() => kube.pods("mlflow")[0])).metadata.name!;
+  kube.startPod("mlflow", pod);
+  const seen: string[][] = [];
+  await kube.waitFor(() => {
+    const job = kube.job("mlflow", "late");
+    if (job) seen.push((job.status.conditions ?? []).map((c) => `${c.type}:${c.reason}`));
+    return job === undefined && kube.pods().length === 0;
+  }, { what: "the Job failed and expired" });
+  assert.deepEqual(seen.findLast((c) => c.length > 0), [
+    "FailureTarget:DeadlineExceeded",
+    "Failed:DeadlineExceeded",
+  ]);
+});
