@@ -1237,6 +1237,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     controller.abort();
     await Promise.all(servers.map((s) => s.finished));
     await front?.[Symbol.asyncDispose]();
+    // Remove the containers first (a pod's `docker wait` returns only then), then once more for
+    // any a pod's in-flight `docker run` created meanwhile.
+    await kubelet.close();
     await Promise.all([...pending]);
     await kubelet.close();
   };
