@@ -290,17 +290,18 @@ Deno.test({
 
 Deno.test({
   name:
-    "with the manual kubelet the log is refused until the container starts, then follows what the test appends",
+    "in-cluster config: the log is refused until the manual kubelet starts the container, then follows what the test appends",
   ignore: NO_PYTHON_CLIENT,
   async fn() {
     await using dir = await tempDir();
     await using kube = await startFakeKube();
-    await kube.writeKubeconfig(`${dir.path}/config`);
+    const { env } = await kube.writeServiceAccount(`${dir.path}/sa`);
     const script = `
 import json, sys
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
-config.load_kube_config(config_file=sys.argv[1])
+from kubernetes.config.incluster_config import InClusterConfigLoader
+InClusterConfigLoader(sys.argv[1] + "/token", sys.argv[1] + "/ca.crt").load_and_set()
 core = client.CoreV1Api()
 try:
     core.read_namespaced_pod_log(sys.argv[2], "mlflow")
@@ -325,7 +326,8 @@ print(json.dumps({"end": True}), flush=True)
     const podName = pod.metadata.name!;
     assert.match(podName, /^manual-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
     const child = new Deno.Command(PYTHON!, {
-      args: ["-c", script, `${dir.path}/config`, podName],
+      args: ["-c", script, `${dir.path}/sa`, podName],
+      env,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -364,6 +366,9 @@ print(json.dumps({"end": True}), flush=True)
       return condition(j, "Complete") && j;
     });
     assert.equal(done.status.succeeded, 1);
+    const fromClient = kube.requests.filter((r) => r.userAgent.startsWith("OpenAPI-Generator"));
+    assert.equal(fromClient.length, 2);
+    assert.ok(fromClient.every((r) => r.auth === "token"), "the service-account token was used");
   },
 });
 
