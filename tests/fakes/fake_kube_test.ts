@@ -417,6 +417,9 @@ Deno.test({
     await using dir = await tempDir();
     await using registry = await startRegistry();
     const image = await pushedImage(registry.host, dir.path);
+    await using _pulled = {
+      [Symbol.asyncDispose]: () => run("docker", ["image", "rm", "--force", image]).then(() => {}),
+    };
     await using kube = await startFakeKube({ kubelet: "docker", podBackoffMs: 10 });
     await kube.writeKubeconfig(`${dir.path}/config`);
     const k = kubectl(`${dir.path}/config`, dir.path);
