@@ -33,6 +33,9 @@
  * ```
  */
 
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
 /** Life cycle states of a Databricks job run. */
 export type LifeCycleState =
   | "QUEUED"
@@ -223,6 +226,25 @@ function summarize(body: unknown): unknown {
   return out;
 }
 
+/**
+ * A request as read by the `node:http` listener. (`Deno.serve` drops the body of a GET, and MLflow
+ * sends `dbfs/get-status` as a GET with a JSON body, which the real API reads.)
+ */
+interface Incoming {
+  method: string;
+  url: string;
+  headers: Headers;
+  raw: Uint8Array<ArrayBuffer>;
+}
+
+/** The request's parameters: the JSON body, and for GET also the query (which wins). */
+function requestArgs(req: Incoming, url: URL, body: unknown): Record<string, unknown> {
+  const fromBody = typeof body === "object" && body !== null && !Array.isArray(body)
+    ? body as Record<string, unknown>
+    : {};
+  return req.method === "GET" ? { ...fromBody, ...Object.fromEntries(url.searchParams) } : fromBody;
+}
+
 interface DbfsEntry {
   bytes: Uint8Array;
   modification_time: number;
@@ -252,7 +274,7 @@ export class FakeDatabricks implements AsyncDisposable {
   #nextRunId = 1001;
   #nextJobId = 501;
   #options: FakeDatabricksOptions;
-  #server: Deno.HttpServer | undefined;
+  #server: Server | undefined;
 
   constructor(options: FakeDatabricksOptions = {}) {
     this.#options = options;
@@ -262,18 +284,55 @@ export class FakeDatabricks implements AsyncDisposable {
   }
 
   /** Starts listening on a free port. */
-  start(): this {
-    this.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (req) => this.#handle(req),
-    );
-    this.url = `http://127.0.0.1:${(this.#server.addr as Deno.NetAddr).port}`;
+  async start(): Promise<this> {
+    const server = createServer((req, res) => void this.#serve(req, res));
+    this.#server = server;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     return this;
   }
 
-  /** Stops the server. */
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of req) chunks.push(chunk as Uint8Array);
+      const raw = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const c of chunks) {
+        raw.set(c, at);
+        at += c.length;
+      }
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+      }
+      const response = await this.#handle({
+        method: req.method ?? "GET",
+        url: `${this.url}${req.url ?? "/"}`,
+        headers,
+        raw,
+      });
+      const out: Record<string, string> = {};
+      response.headers.forEach((v, k) => (out[k] = v));
+      res.writeHead(response.status, out);
+      res.flushHeaders();
+      if (response.body !== null) {
+        for await (const chunk of response.body) res.write(chunk);
+      }
+      res.end();
+    } catch (e) {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`fake Databricks crashed: ${e instanceof Error ? e.stack : e}`);
+    }
+  }
+
+  /** Stops the server and closes every connection. */
   async close(): Promise<void> {
-    await this.#server?.shutdown();
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -355,7 +414,7 @@ export class FakeDatabricks implements AsyncDisposable {
     return fault;
   }
 
-  #authKind(req: Request): LoggedRequest["auth"] {
+  #authKind(req: Incoming): LoggedRequest["auth"] {
     const header = req.headers.get("authorization");
     if (header === null) return "none";
     const [scheme, value = ""] = header.split(/\s+/, 2);
@@ -371,14 +430,12 @@ export class FakeDatabricks implements AsyncDisposable {
     return "invalid";
   }
 
-  async #handle(req: Request): Promise<Response> {
+  async #handle(req: Incoming): Promise<Response> {
     const url = new URL(req.url);
     const path = url.pathname;
     const query = Object.fromEntries(url.searchParams);
     const auth = this.#authKind(req);
-    const raw = req.method === "GET" || req.method === "HEAD"
-      ? new Uint8Array(0)
-      : new Uint8Array(await req.arrayBuffer());
+    const raw = req.raw;
     const ctype = req.headers.get("content-type") ?? "";
     let body: unknown = undefined;
     if (ctype.startsWith("application/json") && raw.length > 0) {
@@ -438,7 +495,7 @@ export class FakeDatabricks implements AsyncDisposable {
   }
 
   async #route(
-    req: Request,
+    req: Incoming,
     url: URL,
     auth: LoggedRequest["auth"],
     raw: Uint8Array<ArrayBuffer>,
@@ -488,7 +545,7 @@ export class FakeDatabricks implements AsyncDisposable {
 
   // ---- OAuth ----
 
-  #oauthToken(req: Request, raw: Uint8Array<ArrayBuffer>): Response {
+  #oauthToken(req: Incoming, raw: Uint8Array<ArrayBuffer>): Response {
     if (req.method !== "POST") {
       return json(405, { error: "invalid_request", error_description: "POST required" });
     }
@@ -527,7 +584,7 @@ export class FakeDatabricks implements AsyncDisposable {
 
   // ---- MLflow proxy ----
 
-  async #proxyMlflow(req: Request, url: URL, raw: Uint8Array<ArrayBuffer>): Promise<Response> {
+  async #proxyMlflow(req: Incoming, url: URL, raw: Uint8Array<ArrayBuffer>): Promise<Response> {
     if (this.#options.mlflowUrl === undefined) {
       return apiError(404, "ENDPOINT_NOT_FOUND", "No MLflow server behind this fake workspace");
     }
@@ -611,19 +668,14 @@ export class FakeDatabricks implements AsyncDisposable {
   }
 
   async #dbfs(
-    req: Request,
+    req: Incoming,
     op: string,
     url: URL,
     body: unknown,
     ctype: string,
     raw: Uint8Array<ArrayBuffer>,
   ): Promise<Response> {
-    const get = req.method === "GET";
-    const args = get
-      ? Object.fromEntries(url.searchParams) as Record<string, unknown>
-      : typeof body === "object" && body !== null
-      ? body as Record<string, unknown>
-      : {};
+    const args = requestArgs(req, url, body);
     const needs = (method: string) =>
       req.method !== method
         ? apiError(
@@ -850,17 +902,13 @@ export class FakeDatabricks implements AsyncDisposable {
   // ---- Jobs ----
 
   async #jobs(
-    req: Request,
+    req: Incoming,
     version: string,
     op: string,
     url: URL,
     body: unknown,
   ): Promise<Response> {
-    const args = req.method === "GET"
-      ? Object.fromEntries(url.searchParams) as Record<string, unknown>
-      : typeof body === "object" && body !== null
-      ? body as Record<string, unknown>
-      : {};
+    const args = requestArgs(req, url, body);
     const method = op === "get" || op === "get-output" ? "GET" : "POST";
     if (!["submit", "get", "cancel", "get-output"].includes(op)) {
       return apiError(
@@ -1086,5 +1134,5 @@ export class FakeDatabricks implements AsyncDisposable {
  * ```
  */
 export function startFakeDatabricks(options: FakeDatabricksOptions = {}): Promise<FakeDatabricks> {
-  return Promise.resolve(new FakeDatabricks(options).start());
+  return new FakeDatabricks(options).start();
 }
