@@ -19,7 +19,8 @@
  *   they expire;
  * - Databricks error bodies (`{"error_code": …, "message": …}`), 401 without credentials, 403 with
  *   bad ones;
- * - faults per path: N× a status (5xx, 429 with `Retry-After`), delayed headers, a stalled body;
+ * - faults per path: N× a status (5xx, 429 with `Retry-After`), delayed headers, a stalled body,
+ *   a dropped connection;
  * - a request log (method, path, query, body summary, auth kind, status) and accessors for the
  *   stored DBFS files and the submitted run payloads.
  *
@@ -100,7 +101,7 @@ export interface LoggedRequest {
   body: unknown;
   /** `pat`, `oauth` (a token this fake issued), `basic`, `none` or `invalid`. */
   auth: "pat" | "oauth" | "basic" | "none" | "invalid";
-  /** The status answered. */
+  /** The status answered (0 when the connection was dropped by a `reset` fault). */
   status: number;
 }
 
@@ -118,6 +119,8 @@ export interface DatabricksFault {
   delayMs?: number;
   /** Serve the request, but stall this long (ms) after the headers before the body. */
   bodyDelayMs?: number;
+  /** Close the connection without answering (after reading the request). */
+  reset?: boolean;
   /** How many matching requests it applies to (default 1). */
   times?: number;
 }
@@ -182,6 +185,9 @@ const TASK_KEYS = [
   "condition_task",
   "for_each_task",
 ];
+
+/** Marks the internal answer that stands for "drop the connection". */
+const RESET_HEADER = "x-fake-databricks-reset";
 
 const TERMINAL: ReadonlySet<string> = new Set(["TERMINATED", "SKIPPED", "INTERNAL_ERROR"]);
 
@@ -312,6 +318,10 @@ export class FakeDatabricks implements AsyncDisposable {
         headers,
         raw,
       });
+      if (response.headers.has(RESET_HEADER)) {
+        req.socket.destroy();
+        return;
+      }
       const out: Record<string, string> = {};
       response.headers.forEach((v, k) => (out[k] = v));
       res.writeHead(response.status, out);
@@ -461,6 +471,10 @@ export class FakeDatabricks implements AsyncDisposable {
     const fault = this.#fault(req.method, path);
     if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
     let response: Response;
+    if (fault?.reset) {
+      entry.status = 0;
+      return new Response(null, { headers: { [RESET_HEADER]: "1" } });
+    }
     if (fault?.status !== undefined) {
       const code = fault.status === 429
         ? "REQUEST_LIMIT_EXCEEDED"

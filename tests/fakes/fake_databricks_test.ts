@@ -629,3 +629,38 @@ Deno.test({
     }
   },
 });
+
+Deno.test("fake Databricks: a reset fault drops the connection without an answer; the next request is served", async () => {
+  await using fake = await startFakeDatabricks();
+  fake.addFault({ path: "/jobs/runs/get", reset: true });
+  await assert.rejects(() => call(fake, "GET", "/api/2.0/jobs/runs/get?run_id=1"));
+  const next = await call(fake, "GET", "/api/2.0/jobs/runs/get?run_id=1");
+  assert.equal(next.status, 400);
+  assert.equal(next.json?.message, "Run 1 does not exist.");
+  assert.deepEqual(fake.requests.map((r) => r.status), [0, 400]);
+});
+
+Deno.test("fake Databricks: multipart put stores the file part; JSON put over 1 MB is MAX_BLOCK_SIZE_EXCEEDED", async () => {
+  await using fake = await startFakeDatabricks();
+  const form = new FormData();
+  form.set("path", "dbfs:/uploads/big.bin");
+  form.set("overwrite", "true");
+  form.set("contents", new File([new Uint8Array(3 * 1024 * 1024).fill(7)], "big.bin"));
+  const res = await fetch(`${fake.url}/api/2.0/dbfs/put`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${fake.token}` },
+    body: form,
+  });
+  assert.equal(res.status, 200, await res.text());
+  assert.equal(fake.dbfsFile("/uploads/big.bin")!.length, 3 * 1024 * 1024);
+  const tooBig = await call(fake, "POST", "/api/2.0/dbfs/put", {
+    path: "/uploads/inline.bin",
+    contents: btoa("b".repeat(1024 * 1024 + 1)),
+  });
+  assert.equal(tooBig.json?.error_code, "MAX_BLOCK_SIZE_EXCEEDED");
+  const listing = await call(fake, "GET", "/api/2.0/dbfs/list?path=/uploads");
+  assert.deepEqual(
+    (listing.json!.files as { path: string }[]).map((f) => f.path),
+    ["/uploads/big.bin"],
+  );
+});
