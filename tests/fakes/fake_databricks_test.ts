@@ -669,9 +669,9 @@ Deno.test("fake Databricks: a dropAnswer fault serves the request, then drops th
   await using fake = await startFakeDatabricks();
   fake.addFault({ path: "/jobs/runs/submit", dropAnswer: true });
   const submit = {
-    run_name: "lost",
-    new_cluster: { num_workers: 1 },
-    shell_command_task: { command: ["bash", "-c", "true"] },
+    "run_name": "lost",
+    "new_cluster": { "num_workers": 1 },
+    "shell_command_task": { command: ["bash", "-c", "true"] },
   };
   await assert.rejects(() => call(fake, "POST", "/api/2.0/jobs/runs/submit", submit));
   assert.equal(fake.runs.length, 1, "the run exists although its id never reached the client");
