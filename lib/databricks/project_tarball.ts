@@ -16,8 +16,16 @@
  *   10240 bytes;
  * - gzip at level 9 with no file name and mtime 0, with zlib's exact deflate bytes.
  *
- * One deliberate difference: when the project directory is itself a symlink, MLflow archives the
- * link (a useless archive); here the link is resolved first.
+ * Checked against MLflow 2.17–3.17 (tests/databricks/project_tarball_test.ts, and a real
+ * `mlflow run -b databricks` against the fake workspace). The layout is that of CPython 3.9–3.13's
+ * `tarfile` (3.8 and older write other bytes) and the deflate that of zlib 1.2.x (an MLflow whose
+ * Python links zlib-ng gets another hash; uploads are then simply not shared).
+ *
+ * Differences: when the project directory is itself a symlink, MLflow archives the link (a useless
+ * archive); here the link is resolved first. A dangling symlink in the project makes MLflow crash
+ * (`FileNotFoundError` while it sums file sizes for a log line); here it is archived as a link.
+ * Names that are not valid UTF-8 are not supported (MLflow writes them with
+ * `hdrcharset=BINARY`).
  *
  * Memory stays bounded (256 KiB of input at a time): the archive is streamed to a file and hashed
  * as it is written.
