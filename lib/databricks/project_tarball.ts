@@ -182,7 +182,15 @@ class ProjectArchiver {
   async add(path: string, arcname: string): Promise<void> {
     this.#options.signal?.throwIfAborted();
     if (path === this.#skipPath) return;
-    const info = await Deno.lstat(path);
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.lstat(path);
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound && path.includes("\uFFFD")) {
+        throw new ExecutionException(`Cannot archive '${path}': its name is not valid UTF-8`);
+      }
+      throw e;
+    }
     let type = memberType(info);
     if (type === undefined) return;
     let linkname = "";

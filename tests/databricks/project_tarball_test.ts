@@ -290,3 +290,19 @@ Deno.test("tarball: aborting removes the partial archive", () =>
     );
     await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
   }));
+
+Deno.test("tarball: a file name that is not UTF-8 is a one-line error naming it", () =>
+  withTemp(async (root) => {
+    const dir = `${root}/p`;
+    await Deno.mkdir(dir);
+    // Deno cannot create such a name; the shell can (printf writes the byte 0xE9).
+    const made = await new Deno.Command("sh", {
+      args: ["-c", `touch "$(printf '${dir}/caf\\351.txt')"`],
+    }).output();
+    assert(made.success);
+    await assert.rejects(() => projectTarball(dir, { outputPath: `${root}/o.tgz` }), (e) => {
+      assert(e instanceof ExecutionException);
+      assert.match(e.message, /^Cannot archive '.*caf\uFFFD\.txt': its name is not valid UTF-8$/);
+      return true;
+    });
+  }));
