@@ -198,7 +198,7 @@ export async function followJob(
       let terminal: "FINISHED" | "FAILED" | undefined;
       for (const c of status.conditions ?? []) {
         if (c.status !== "True") continue;
-        const key = `${c.type}:${c.message ?? ""}`;
+        const key = c.message ?? "";
         if (c.message && !shown.has(key)) {
           shown.add(key);
           reporter.log("INFO", c.message);
