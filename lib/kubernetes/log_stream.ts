@@ -140,7 +140,8 @@ export async function streamPodLogs(
       // Dropped near the end: read what is left once more (lines shown are skipped).
       if (dropped === undefined || failures > 3) return;
     }
-    options.onResume?.(dropped ?? "the log stream ended while the container runs");
+    // A clean end just before the pod's status says "terminated" is resumed quietly.
+    if (dropped !== undefined) options.onResume?.(dropped);
     await sleep(dropped === undefined ? 200 : 1000, signal).catch(() => {});
   }
 }
