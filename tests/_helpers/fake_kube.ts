@@ -116,6 +116,8 @@ export interface KubeRequest {
   userAgent: string;
   /** The JSON body of a POST/DELETE, when any. */
   body?: unknown;
+  /** DELETE of a Job: the propagation policy applied (query, body, or the `Orphan` default). */
+  propagationPolicy?: "Orphan" | "Background" | "Foreground";
 }
 
 /** A running fake API server. */
@@ -569,7 +571,6 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   }
 
   function watchResponse(
-    req: Request,
     kind: "Job" | "Pod",
     namespace: string | undefined,
     matches: (o: Job | Pod) => boolean,
@@ -650,12 +651,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     }
   }
 
-  function list(req: Request, url: URL, kind: "Job" | "Pod", namespace?: string): Response {
+  function list(url: URL, kind: "Job" | "Pod", namespace?: string): Response {
     const matches = selectors(url);
     if (matches instanceof Response) return matches;
     const watch = url.searchParams.get("watch");
     if (watch === "true" || watch === "1") {
-      return watchResponse(req, kind, namespace, matches, url);
+      return watchResponse(kind, namespace, matches, url);
     }
     const items = listObjects(kind, namespace).filter(matches).map((o) => {
       const { apiVersion: _a, kind: _k, ...rest } = copy(o);
@@ -780,6 +781,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan", "nil"`,
       );
     }
+    entry.propagationPolicy = policy as KubeRequest["propagationPolicy"];
     const job = rec.job;
     const owned = [...rec.pods].map((n) => pods.get(`${ns}/${n}`)).filter((p) =>
       p !== undefined
@@ -907,8 +909,8 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       }
       const doc = discovery(u.host)[path] ?? OPENAPI_V3[path];
       if (doc !== undefined) return jsonResponse(200, doc);
-      if (path === "/apis/batch/v1/jobs") return list(req, u, "Job");
-      if (path === "/api/v1/pods") return list(req, u, "Pod");
+      if (path === "/apis/batch/v1/jobs") return list(u, "Job");
+      if (path === "/api/v1/pods") return list(u, "Pod");
       if (path === "/api/v1/namespaces") {
         return jsonResponse(200, {
           kind: "NamespaceList",
@@ -952,15 +954,16 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
           },
         );
       }
-      if (!namespaces.has(ns)) {
-        if (m && m[2] === undefined && method === "GET") return notFound("namespaces", ns);
+      // As a real server: reads in a missing namespace find nothing, writes there are 404
+      // `namespaces "x" not found`.
+      if (!namespaces.has(ns) && (method !== "GET" || (m && m[2] === undefined))) {
         return notFound("namespaces", ns);
       }
     }
     if (jm) {
       const [, , name, sub] = jm;
       if (name === undefined) {
-        if (method === "GET") return list(req, u, "Job", ns);
+        if (method === "GET") return list(u, "Job", ns);
         if (method === "POST") return await createJob(req, ns!, entry);
       } else {
         const rec = jobs.get(`${ns}/${name}`);
@@ -995,7 +998,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         return methodNotAllowed(method);
       }
       if (name === undefined) {
-        if (method === "GET") return list(req, u, "Pod", ns);
+        if (method === "GET") return list(u, "Pod", ns);
         return methodNotAllowed(method);
       }
       const record = pods.get(`${ns}/${name}`);
