@@ -139,6 +139,86 @@ function runIdOf(stderr: string): string {
 
 Deno.test({
   name:
+    "configuration problems are refused in the plan stage with MLflow's messages: nothing built, pushed or recorded",
+  ignore: NO_ENGINE,
+  fn: async () => {
+    await using d = await tempDir();
+    await writeFiles(d.path, {
+      "proj/MLproject": MLPROJECT,
+      "proj/train.py": TRAIN,
+      "plain/MLproject": "name: plain\nentry_points:\n  main:\n    command: 'true'\n",
+      "job.yaml": TEMPLATE,
+      "nons.yaml": TEMPLATE.replace("  namespace: mlflow\n", ""),
+      "kube/config":
+        "current-context: a\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n" +
+        "contexts: [{name: a, context: {cluster: c}}]\n",
+    });
+    const env = cleanEnv({
+      KUBECONFIG: `${d.path}/kube/config`,
+      MLFLOW_TRACKING_URI: `file://${d.path}/mlruns`,
+    });
+    const cases: [string, string[], RegExp][] = [
+      ["empty config", ["-c", "{}"], /Backend_config file not found\./],
+      [
+        "no template path",
+        ["-c", '{"repository-uri": "r/p"}'],
+        /'kube-job-template-path' attribute must be specified in backend_config\./,
+      ],
+      [
+        "missing template",
+        ["-c", '{"kube-job-template-path": "nope.yaml", "repository-uri": "r/p"}'],
+        /Could not find 'kube-job-template-path': nope\.yaml/,
+      ],
+      [
+        "no repository",
+        ["-c", '{"kube-job-template-path": "job.yaml"}'],
+        /Could not find 'repository-uri' in backend_config\./,
+      ],
+      [
+        "no namespace",
+        ["-c", '{"kube-job-template-path": "nons.yaml", "repository-uri": "r/p"}'],
+        /Kubernetes Job template nons\.yaml must set 'metadata\.namespace'/,
+      ],
+      [
+        "unknown context",
+        [
+          "-c",
+          '{"kube-job-template-path": "job.yaml", "repository-uri": "r/p", "kube-context": "b"}',
+        ],
+        /context 'b' does not exist in kubeconfig/,
+      ],
+    ];
+    for (const [what, args, message] of cases) {
+      const r = await runCli(["run", "proj", "-b", "kubernetes", ...args], { cwd: d.path, env });
+      assert.equal(r.code, 1, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, message, what);
+      assert.doesNotMatch(r.stderr, /Building docker image|Pushing/, what);
+    }
+    const plain = await runCli(
+      [
+        "run",
+        "plain",
+        "-b",
+        "kubernetes",
+        "--env-manager",
+        "local",
+        "-c",
+        '{"kube-job-template-path": "job.yaml", "repository-uri": "r/p"}',
+      ],
+      { cwd: d.path, env },
+    );
+    assert.equal(plain.code, 1, plain.stderr);
+    assert.match(plain.stderr, /must have a 'docker_env' section/);
+    const noConfig = await runCli(["run", "proj", "-b", "kubernetes"], { cwd: d.path, env });
+    assert.equal(noConfig.code, 2, noConfig.stderr);
+    assert.match(noConfig.stderr, /Specify 'backend_config' when using kubernetes mode\./);
+    // Nothing was recorded.
+    assert.equal(await Deno.stat(`${d.path}/mlruns`).catch(() => undefined), undefined);
+  },
+});
+
+Deno.test({
+  name:
     "a Kubernetes run builds, pushes and runs the image as a Job, streams its log, records FINISHED; an unchanged rerun builds and pushes nothing",
   ignore: NO_CLUSTER,
   fn: async () => {
