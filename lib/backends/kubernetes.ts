@@ -220,9 +220,19 @@ export class KubernetesBackend implements Backend {
         terminating ??= (async () => {
           reporter.log("INFO", "Cancelling job.");
           cancel.abort();
-          await deleteJob();
-          await this.#waitGone(client, namespace, name);
-          reporter.log("INFO", "Job cancelled.");
+          try {
+            await deleteJob();
+            await this.#waitGone(client, namespace, name);
+            reporter.log("INFO", "Job cancelled.");
+          } catch (e) {
+            // The run still ends KILLED; say that the Job may outlive it.
+            reporter.log(
+              "ERROR",
+              `Could not delete Job ${namespace}/${name}, it may still be running: ${
+                e instanceof Error ? e.message : e
+              }`,
+            );
+          }
         })();
         return terminating;
       },

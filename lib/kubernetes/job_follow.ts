@@ -1,8 +1,8 @@
 /**
  * Following a submitted Job to its end, with MLflow's status mapping (`SCHEDULED` until
  * `status.startTime`, then `RUNNING`; a true `Complete` condition is `FINISHED`, a true `Failed`
- * one `FAILED`; other conditions are ignored): the Job and its pods are polled with backoff, each
- * pod's log is streamed as it is written, and a pod that cannot start (image pull errors, bad
+ * one `FAILED`; other conditions are ignored): the Job and its pods are polled (every 0.2–0.5 s
+ * until a pod runs, then backing off to 2 s), each pod's log is streamed as it is written, and a pod that cannot start (image pull errors, bad
  * configuration, unschedulable) ends the run at once with one line saying why.
  *
  * @module
@@ -217,7 +217,10 @@ export async function followJob(
       }
       if (failure !== undefined) return { status: "FAILED", startFailure: failure };
       await sleep(pollMs, signal).catch(() => {});
-      pollMs = Math.min(Math.round(pollMs * 1.5), maxPollMs);
+      // Quick polls until a pod's log is followed (the first line shows soon), then back off.
+      pollMs = streams.size === 0
+        ? Math.min(pollMs + 50, 500, maxPollMs)
+        : Math.min(Math.round(pollMs * 1.5), maxPollMs);
     }
     return { status: "KILLED" };
   } finally {
