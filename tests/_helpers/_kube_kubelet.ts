@@ -19,7 +19,29 @@ export interface PodRuntime {
   /** The engine's container id, once created. */
   containerId?: string;
   /** Output of a manual pod (the docker kubelet reads `docker logs` instead). */
-  manualLog: { text: string; waiters: Set<() => void>; ended: boolean };
+  manualLog: ManualLog;
+}
+
+/** The output of a manual pod: lines with the time they were written. */
+export interface ManualLog {
+  entries: { time: string; text: string }[];
+  waiters: Set<() => void>;
+  ended: boolean;
+}
+
+/** Appends output to a manual log (one entry per line) and wakes its followers. */
+export function appendManualLog(log: ManualLog, text: string): void {
+  const time = new Date().toISOString().replace(/Z$/, "000000Z");
+  for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) log.entries.push({ time, text: line });
+  wakeManualLog(log);
+}
+
+/** Wakes the followers of a manual log (new output, or the container ended). */
+export function wakeManualLog(log: ManualLog): void {
+  for (const w of [...log.waiters]) {
+    log.waiters.delete(w);
+    w();
+  }
 }
 
 /** Options of a log read. */
@@ -440,32 +462,34 @@ export function manualKubelet(): Kubelet {
     },
     logs(rt, o) {
       const log = rt.manualLog;
-      let offset = 0;
+      const since = o.sinceTime !== undefined
+        ? Date.parse(o.sinceTime)
+        : o.sinceSeconds !== undefined
+        ? Date.now() - o.sinceSeconds * 1000
+        : -Infinity;
+      let index = o.tailLines === undefined ? 0 : Math.max(0, log.entries.length - o.tailLines);
       const enc = new TextEncoder();
+      let cancelled = false;
       let wake: (() => void) | undefined;
       return new ReadableStream<Uint8Array>({
         async pull(c) {
-          while (true) {
-            if (offset < log.text.length) {
-              const text = log.text.slice(offset);
-              offset = log.text.length;
-              const out = o.timestamps
-                ? text.replace(/^(?=.)/gm, `${new Date().toISOString()} `)
-                : text;
-              c.enqueue(enc.encode(out));
+          while (!cancelled) {
+            while (index < log.entries.length) {
+              const e = log.entries[index++]!;
+              if (Date.parse(e.time) < since) continue;
+              c.enqueue(enc.encode(o.timestamps ? `${e.time} ${e.text}` : e.text));
               return;
             }
-            if (!o.follow || log.ended || rt.signal.aborted) {
-              c.close();
-              return;
-            }
+            if (!o.follow || log.ended || rt.signal.aborted) break;
             await new Promise<void>((resolve) => {
               wake = resolve;
               log.waiters.add(resolve);
             });
           }
+          c.close();
         },
         cancel() {
+          cancelled = true;
           if (wake) {
             log.waiters.delete(wake);
             wake();

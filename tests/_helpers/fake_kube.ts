@@ -53,11 +53,13 @@ import {
 } from "./_kube_objects.ts";
 import type { Kubelet, LogOptions, PodRuntime } from "./_kube_kubelet.ts";
 import {
+  appendManualLog,
   dockerKubelet,
   manualKubelet,
   markExited,
   markRunning,
   markWaiting,
+  wakeManualLog,
 } from "./_kube_kubelet.ts";
 import type { KubeconfigOptions } from "./_kubeconfig_writer.ts";
 import { writeKubeconfigFile } from "./_kubeconfig_writer.ts";
@@ -99,8 +101,6 @@ export interface FakeKubeOptions {
    * `policy`: honour `imagePullPolicy` (`IfNotPresent` uses a local image).
    */
   pull?: "always" | "policy";
-  /** Directory for certificates and files (default: a temp dir removed by `close`). */
-  dir?: string;
 }
 
 /** One request the fake received. */
@@ -136,7 +136,7 @@ export interface FakeKube extends AsyncDisposable {
   clientKeyPath: string;
   /** A CA that signed nothing the server trusts or serves (for negative tests). */
   otherCaPath: string;
-  /** Working directory (certificates). */
+  /** Directory of the certificates (shared by the fakes of one process; do not write there). */
   dir: string;
   /** Every request, in order. */
   requests: KubeRequest[];
@@ -173,6 +173,18 @@ export interface FakeKube extends AsyncDisposable {
    * to it). Default: one context `fake`, token auth, CA as a relative file.
    */
   writeKubeconfig(path: string, options?: KubeconfigOptions): Promise<void>;
+  /**
+   * The accepted bearer tokens (live: delete one to make a cached exec-plugin token expire on
+   * the server side, add one to accept it).
+   */
+  tokens: Set<string>;
+  /**
+   * Ends the open `follow` log responses and/or watch responses now, while the container runs
+   * on (as an API server does at a watch timeout, or a proxy at its idle timeout): the client
+   * sees a normal end of body. With `abrupt`, the body fails mid-stream instead (the client sees
+   * a broken connection; Deno.serve then prints the error on stderr). Returns how many.
+   */
+  dropStreams(which?: "logs" | "watches" | "all", options?: { abrupt?: boolean }): number;
   /** Stops the server, ends watches and streams, removes the containers it started. */
   close(): Promise<void>;
 }
@@ -188,7 +200,7 @@ interface Watcher {
   namespace?: string;
   matches: (o: Job | Pod) => boolean;
   send: (event: Event) => void;
-  close: () => void;
+  close: (abrupt?: boolean) => void;
 }
 
 interface JobRecord {
@@ -218,11 +230,39 @@ function copy<T>(value: T): T {
   return structuredClone(value);
 }
 
-/** Starts a fake API server. See the module doc for what it answers. */
+let shared: Promise<TestCertificates> | undefined;
+
+/**
+ * The certificates all fakes of this process share (RSA key generation takes seconds on a loaded
+ * machine); their directory is removed when the process ends.
+ */
+function sharedCertificates(): Promise<TestCertificates> {
+  shared ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "fake-kube-certs-" });
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(dir, { recursive: true });
+      } catch { /* gone */ }
+    });
+    return await makeTestCertificates(dir);
+  })();
+  return shared;
+}
+
+/**
+ * Starts a fake API server. See the module doc for what it answers.
+ *
+ * @example
+ * ```ts ignore
+ * await using kube = await startFakeKube({ kubelet: "docker", clientCert: true });
+ * await kube.writeKubeconfig(`${dir}/config`, {
+ *   contexts: [{ name: "ci", auth: { kind: "exec" } }, { name: "old", auth: { kind: "basic" } }],
+ * });
+ * ```
+ */
 export async function startFakeKube(options: FakeKubeOptions = {}): Promise<FakeKube> {
-  const ownDir = options.dir === undefined;
-  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "fake-kube-" });
-  const certs: TestCertificates = await makeTestCertificates(dir);
+  const certs: TestCertificates = await sharedCertificates();
+  const dir = certs.dir;
   const caPem = await Deno.readTextFile(certs.caCertPath);
   const token = options.tokens?.[0] ?? `fake-${crypto.randomUUID()}`;
   const tokens = new Set(options.tokens ?? [token]);
@@ -250,7 +290,10 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
   const jobs = new Map<string, JobRecord>();
   const pods = new Map<string, PodRecord>();
   const requests: KubeRequest[] = [];
-  const streams = new Set<() => void>();
+  const timers = new Set<() => void>();
+  /** Open log and watch responses: `end(true)` cuts one mid-body, `end(false)` ends it. */
+  const logStreams = new Set<(abrupt: boolean) => void>();
+  const watchStreams = new Set<(abrupt: boolean) => void>();
   const pending = new Set<Promise<unknown>>();
   let closed = false;
 
@@ -371,7 +414,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         secret(secretName) {
           return secrets.get(`${ns}/${secretName}`);
         },
-        manualLog: { text: "", waiters: new Set(), ended: false },
+        manualLog: { entries: [], waiters: new Set(), ended: false },
       },
     };
     pods.set(`${ns}/${name}`, record);
@@ -429,6 +472,70 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     );
   }
 
+  function condition(type: string, reason: string, message: string): Condition {
+    return {
+      type,
+      status: "True",
+      lastProbeTime: now(),
+      lastTransitionTime: now(),
+      reason,
+      message,
+    };
+  }
+
+  /** `FailureTarget`, then the active pods deleted, then `Failed` (as the 1.31 controller). */
+  function failJob(rec: JobRecord, reason: string, message: string): void {
+    if (rec.deleted || finished(rec.job)) return;
+    updateJob(rec, (job) => {
+      job.status.conditions = [
+        ...(job.status.conditions ?? []),
+        condition("FailureTarget", reason, message),
+      ];
+    });
+    const ns = rec.job.metadata.namespace!;
+    for (const n of rec.pods) {
+      const p = pods.get(`${ns}/${n}`);
+      if (p !== undefined && !p.counted) {
+        p.counted = true;
+        rec.failed += 1;
+        track(deletePod(p));
+      }
+    }
+    updateJob(rec, (job) => {
+      job.status.conditions = [
+        ...(job.status.conditions ?? []),
+        condition("Failed", reason, message),
+      ];
+      delete job.status.active;
+      if (rec.failed > 0) job.status.failed = rec.failed;
+      job.status.ready = 0;
+    });
+    expireAfterTtl(rec);
+  }
+
+  /** `ttlSecondsAfterFinished`: the TTL controller deletes the finished Job (Background). */
+  function expireAfterTtl(rec: JobRecord): void {
+    const ttl = rec.job.spec.ttlSecondsAfterFinished;
+    if (typeof ttl !== "number") return;
+    const timer = setTimeout(() => {
+      if (!closed && !rec.deleted) deleteInBackground(rec);
+    }, ttl * 1000);
+    timers.add(() => clearTimeout(timer));
+  }
+
+  function deleteInBackground(rec: JobRecord): void {
+    const job = rec.job;
+    const ns = job.metadata.namespace!;
+    const owned = [...rec.pods].map((n) => pods.get(`${ns}/${n}`)).filter((p) =>
+      p !== undefined
+    ) as PodRecord[];
+    rec.deleted = true;
+    jobs.delete(`${ns}/${job.metadata.name}`);
+    bump(job);
+    emit("DELETED", job);
+    for (const p of owned) track(deletePod(p));
+  }
+
   function syncJob(rec: JobRecord): void {
     if (rec.deleted || finished(rec.job)) return;
     const ns = rec.job.metadata.namespace!;
@@ -454,14 +561,6 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       s.terminating = 0;
       s.uncountedTerminatedPods = {};
     };
-    const condition = (type: string, reason: string, message: string): Condition => ({
-      type,
-      status: "True",
-      lastProbeTime: now(),
-      lastTransitionTime: now(),
-      reason,
-      message,
-    });
     if (rec.succeeded >= completions) {
       updateJob(rec, (job) => {
         setCounts(job);
@@ -482,26 +581,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         job.status.completionTime = now();
       });
       for (const p of live) track(deletePod(p));
+      expireAfterTtl(rec);
       return;
     }
     if (rec.failed > backoffLimit) {
-      const message = "Job has reached the specified backoff limit";
-      updateJob(rec, (job) => {
-        setCounts(job);
-        job.status.conditions = [
-          ...(job.status.conditions ?? []),
-          condition("FailureTarget", "BackoffLimitExceeded", message),
-        ];
-      });
-      for (const p of live) track(deletePod(p));
-      updateJob(rec, (job) => {
-        job.status.conditions = [
-          ...(job.status.conditions ?? []),
-          condition("Failed", "BackoffLimitExceeded", message),
-        ];
-        delete job.status.active;
-        job.status.ready = 0;
-      });
+      updateJob(rec, setCounts);
+      failJob(rec, "BackoffLimitExceeded", "Job has reached the specified backoff limit");
       return;
     }
     if (!same) updateJob(rec, setCounts);
@@ -520,7 +605,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         for (let i = liveNow; i < wanted; i++) createPod(rec);
         syncJob(rec);
       }, delay);
-      streams.add(() => clearTimeout(timer));
+      timers.add(() => clearTimeout(timer));
     }
   }
 
@@ -536,7 +621,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     const wasLive = !record.counted;
     record.abort.abort();
     record.rt.manualLog.ended = true;
-    for (const w of record.rt.manualLog.waiters) w();
+    wakeManualLog(record.rt.manualLog);
     await kubelet.kill(record.rt);
     pods.delete(key);
     bump(pod);
@@ -587,14 +672,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         const line = (type: string, object: unknown) => {
           if (open) controller.enqueue(enc.encode(JSON.stringify({ type, object }) + "\n"));
         };
-        const close = () => {
+        const close = (abrupt = false) => {
           if (!open) return;
           open = false;
           watchers.delete(watcher);
-          streams.delete(close);
+          watchStreams.delete(close);
           if (timer !== undefined) clearTimeout(timer);
           try {
-            controller.close();
+            if (abrupt) controller.error(new Error("fake kube: watch dropped"));
+            else controller.close();
           } catch { /* cancelled */ }
         };
         watcher = {
@@ -621,8 +707,8 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
           }
         }
         watchers.add(watcher);
-        streams.add(close);
-        if (timeout > 0) timer = setTimeout(close, timeout * 1000);
+        watchStreams.add(close);
+        if (timeout > 0) timer = setTimeout(() => close(), timeout * 1000);
       },
       cancel() {
         watcher.close();
@@ -756,6 +842,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         j.status.startTime = now();
       });
       syncJob(rec);
+      const deadline = rec.job.spec.activeDeadlineSeconds;
+      if (typeof deadline === "number") {
+        const timer = setTimeout(() => {
+          if (!closed) {
+            failJob(rec, "DeadlineExceeded", "Job was active longer than specified deadline");
+          }
+        }, deadline * 1000);
+        timers.add(() => clearTimeout(timer));
+      }
     }, 0);
     return jsonResponse(201, created);
   }
@@ -793,8 +888,7 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       emit("DELETED", job);
     };
     if (policy === "Background") {
-      remove();
-      for (const p of owned) track(deletePod(p));
+      deleteInBackground(rec);
       return jsonResponse(
         200,
         statusBody(200, "", "", { name, group: "batch", kind: "jobs", uid: job.metadata.uid }),
@@ -872,24 +966,31 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     };
     const source = kubelet.logs(record.rt, logOptions);
     const reader = source.getReader();
-    let stop = () => {};
+    let ended = false;
+    let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+    const end = (abrupt: boolean) => {
+      if (ended) return;
+      ended = true;
+      logStreams.delete(end);
+      reader.cancel().catch(() => {});
+      try {
+        if (abrupt) ctrl.error(new Error("fake kube: log stream dropped"));
+        else ctrl.close();
+      } catch { /* closed */ }
+    };
     const body = new ReadableStream<Uint8Array>({
-      start() {
-        stop = () => {
-          reader.cancel().catch(() => {});
-        };
-        streams.add(stop);
+      start(controller) {
+        ctrl = controller;
+        logStreams.add(end);
       },
       async pull(controller) {
         const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-        if (done) {
-          streams.delete(stop);
-          controller.close();
-        } else controller.enqueue(value!);
+        if (ended) return;
+        if (done) end(false);
+        else controller.enqueue(value!);
       },
       cancel() {
-        streams.delete(stop);
-        stop();
+        end(false);
       },
     });
     return new Response(body, {
@@ -1128,16 +1229,16 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     for (const r of pods.values()) {
       r.abort.abort();
       r.rt.manualLog.ended = true;
-      for (const w of r.rt.manualLog.waiters) w();
+      wakeManualLog(r.rt.manualLog);
     }
-    for (const stop of [...streams]) stop();
+    for (const stop of [...timers]) stop();
+    for (const end of [...logStreams, ...watchStreams]) end(false);
     for (const w of [...watchers]) w.close();
     controller.abort();
     await Promise.all(servers.map((s) => s.finished));
     await front?.[Symbol.asyncDispose]();
     await Promise.all([...pending]);
     await kubelet.close();
-    if (ownDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
 
   return {
@@ -1150,6 +1251,15 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     otherCaPath: certs.otherCaPath,
     dir,
     requests,
+    tokens,
+    dropStreams(which = "all", o = {}) {
+      const targets = [
+        ...(which === "watches" ? [] : logStreams),
+        ...(which === "logs" ? [] : watchStreams),
+      ];
+      for (const end of targets) end(o.abrupt === true);
+      return targets.length;
+    },
     jobs: (namespace) => listObjects("Job", namespace).map((o) => copy(o) as Job),
     job: (namespace, name) => {
       const rec = jobs.get(`${namespace}/${name}`);
@@ -1215,17 +1325,12 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
       podRecord(namespace, name).rt.update((p) => markRunning(p, now()));
     },
     appendLog(namespace, name, text) {
-      const log = podRecord(namespace, name).rt.manualLog;
-      log.text += text;
-      for (const w of [...log.waiters]) {
-        log.waiters.delete(w);
-        w();
-      }
+      appendManualLog(podRecord(namespace, name).rt.manualLog, text);
     },
     finishPod(namespace, name, exitCode) {
       const r = podRecord(namespace, name);
       r.rt.manualLog.ended = true;
-      for (const w of [...r.rt.manualLog.waiters]) w();
+      wakeManualLog(r.rt.manualLog);
       r.rt.update((p) => markExited(p, exitCode));
     },
     holdPod(namespace, name, reason, message) {

@@ -67,8 +67,6 @@ Deno.test({
   name:
     "kubectl creates a Job that runs in docker, waits for it, follows its logs and deletes it with its pods",
   ignore: NO_KUBECTL || NO_ENGINE,
-  sanitizeResources: false,
-  sanitizeOps: false,
   async fn() {
     await using dir = await tempDir();
     await using kube = await startFakeKube({ kubelet: "docker" });
@@ -503,4 +501,206 @@ Deno.test({
     });
     assert.deepEqual(await kube.containers(), []);
   },
+});
+
+Deno.test({
+  name:
+    "kubectl authenticates with tokenFile, basic auth and exec plugins (v1 and v1beta1), and is Forbidden where the fake forbids",
+  ignore: NO_KUBECTL,
+  async fn() {
+    await using dir = await tempDir();
+    await using kube = await startFakeKube({
+      basicAuth: { username: "admin", password: "s3cret" },
+      forbiddenNamespaces: ["locked"],
+    });
+    const calls = `${dir.path}/exec-calls`;
+    await kube.writeKubeconfig(`${dir.path}/config`, {
+      contexts: [
+        { name: "file", auth: { kind: "tokenFile" }, namespace: "mlflow" },
+        { name: "basic", auth: { kind: "basic" }, ca: "absolute" },
+        { name: "exec1", auth: { kind: "exec", callLog: calls, expiresInSeconds: 600 } },
+        {
+          name: "exec1beta1",
+          auth: {
+            kind: "exec",
+            apiVersion: "client.authentication.k8s.io/v1beta1",
+            callLog: calls,
+          },
+        },
+      ],
+      currentContext: null,
+    });
+    const k = kubectl(`${dir.path}/config`, dir.path);
+    const seen: string[] = [];
+    for (const context of ["file", "basic", "exec1", "exec1beta1"]) {
+      const before = kube.requests.length;
+      const out = await k("--context", context, "get", "jobs");
+      assert.equal(out.code, 0, `${context}: ${out.stderr}`);
+      seen.push(...kube.requests.slice(before).map((r) => `${context}:${r.auth}`));
+    }
+    assert.ok(seen.includes("file:token") && seen.includes("basic:basic"));
+    assert.ok(seen.includes("exec1:token") && seen.includes("exec1beta1:token"));
+    assert.ok(
+      kube.requests.some((r) => r.path.startsWith("/apis/batch/v1/namespaces/mlflow/jobs")),
+    );
+    const infos = (await Deno.readTextFile(calls)).split("\n").filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      [...new Set(infos.map((i) => `${i.apiVersion} ${i.kind}`))],
+      [
+        "client.authentication.k8s.io/v1 ExecCredential",
+        "client.authentication.k8s.io/v1beta1 ExecCredential",
+      ],
+    );
+    const forbidden = await k("--context", "file", "get", "jobs", "-n", "locked");
+    assert.equal(forbidden.code, 1);
+    assert.match(
+      forbidden.stderr,
+      /Error from server \(Forbidden\): jobs.batch is forbidden: User "fake-user" cannot list resource "jobs" in API group "batch" in the namespace "locked"/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "pods show Unschedulable when requests exceed the node, CreateContainerConfigError for a missing secret, and run once it exists",
+  ignore: NO_ENGINE,
+  async fn() {
+    await using kube = await startFakeKube({ kubelet: "docker", pullBackoffMs: 50 });
+    const create = (name: string, container: Record<string, unknown>) =>
+      fetchJson(kube, "POST", "/apis/batch/v1/namespaces/default/jobs", {
+        metadata: { name },
+        spec: {
+          backoffLimit: 0,
+          template: {
+            spec: {
+              restartPolicy: "Never",
+              containers: [{ name: "c", image: BUSYBOX, imagePullPolicy: "Never", ...container }],
+            },
+          },
+        },
+      });
+    assert.equal(
+      (await create("big", { resources: { requests: { cpu: "64", memory: "1Gi" } } })).status,
+      201,
+    );
+    const big = await kube.waitFor(() => kube.pods("default", "job-name=big")[0]);
+    const scheduled = big.status.conditions?.find((c) => c.type === "PodScheduled");
+    assert.equal(scheduled?.status, "False");
+    assert.equal(scheduled?.reason, "Unschedulable");
+    assert.match(scheduled?.message ?? "", /^0\/1 nodes are available: 1 Insufficient cpu\./);
+
+    const created = await create("needs-secret", {
+      command: ["sh", "-c", "echo token=$TOKEN"],
+      env: [{ name: "TOKEN", valueFrom: { secretKeyRef: { name: "creds", key: "token" } } }],
+    });
+    assert.equal(created.status, 201);
+    const waiting = await kube.waitFor(() =>
+      kube.pods("default", "job-name=needs-secret")[0]?.status.containerStatuses?.[0]?.state
+          .waiting?.reason === "CreateContainerConfigError" &&
+      kube.pods("default", "job-name=needs-secret")[0]
+    );
+    assert.equal(
+      waiting.status.containerStatuses?.[0]?.state.waiting?.message,
+      'secret "creds" not found',
+    );
+    kube.addSecret("default", "creds", { token: "abc" });
+    await kube.waitFor(() => kube.job("default", "needs-secret")?.status.succeeded === 1);
+    const log = await fetchText(
+      kube,
+      `/api/v1/namespaces/default/pods/${waiting.metadata.name}/log?timestamps=true`,
+    );
+    assert.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z token=abc\n$/);
+
+    const invalid = await create("bad-env", { env: [{ name: "N", value: 3 }] });
+    assert.equal(invalid.status, 400);
+    assert.match(
+      String(invalid.body.message),
+      /cannot unmarshal number into Go struct field EnvVar/,
+    );
+    const noImage = await create("no-image", { image: "" });
+    assert.equal(noImage.status, 422);
+    assert.equal(
+      noImage.body.message,
+      'Job.batch "no-image" is invalid: spec.template.spec.containers[0].image: Required value',
+    );
+    const missingNs = await fetchJson(kube, "POST", "/apis/batch/v1/namespaces/nope/jobs", {
+      metadata: { name: "x" },
+    });
+    assert.equal(missingNs.status, 404);
+    assert.equal(missingNs.body.message, 'namespaces "nope" not found');
+  },
+});
+
+async function fetchText(kube: FakeKube, path: string): Promise<string> {
+  using client = Deno.createHttpClient({ caCerts: [kube.caPem] });
+  const res = await fetch(`${kube.url}${path}`, {
+    client,
+    headers: { authorization: `Bearer ${kube.token}` },
+  });
+  assert.equal(res.status, 200);
+  return await res.text();
+}
+
+Deno.test("dropStreams ends a followed log and a watch while the pod runs; a follow with sinceTime resumes", async () => {
+  await using kube = await startFakeKube();
+  const created = await fetchJson(kube, "POST", "/apis/batch/v1/namespaces/mlflow/jobs", {
+    metadata: { name: "drop" },
+    spec: {
+      template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "x:1" }] } },
+    },
+  });
+  assert.equal(created.status, 201);
+  const pod = (await kube.waitFor(() => kube.pods("mlflow")[0])).metadata.name!;
+  kube.startPod("mlflow", pod);
+  kube.appendLog("mlflow", pod, "one\ntwo\n");
+  using client = Deno.createHttpClient({ caCerts: [kube.caPem] });
+  const open = (path: string) =>
+    fetch(`${kube.url}${path}`, { client, headers: { authorization: `Bearer ${kube.token}` } });
+  const logPath = `/api/v1/namespaces/mlflow/pods/${pod}/log?follow=true&timestamps=true`;
+  const follow = await open(logPath);
+  const watch = await open("/apis/batch/v1/namespaces/mlflow/jobs?watch=true");
+  const reader = follow.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (text.split("\n").length < 3) text += (await reader.read()).value ?? "";
+  const watchReader = watch.body!.getReader();
+  assert.match(new TextDecoder().decode((await watchReader.read()).value), /"type":"ADDED"/);
+  assert.equal(kube.dropStreams(), 2);
+  assert.equal((await reader.read()).done, true);
+  assert.equal((await watchReader.read()).done, true);
+  assert.equal(kube.pod("mlflow", pod)?.status.phase, "Running");
+  const lines = text.trim().split("\n");
+  assert.match(lines[1]!, /^\S+Z two$/);
+  kube.appendLog("mlflow", pod, "three\n");
+  kube.finishPod("mlflow", pod, 0);
+  const since = lines[1]!.split(" ")[0]!;
+  const resumed = await (await open(`${logPath}&sinceTime=${encodeURIComponent(since)}`)).text();
+  assert.deepEqual(resumed.trim().split("\n").map((l) => l.split(" ")[1]), ["one", "two", "three"]);
+  const tail = await (await open(`/api/v1/namespaces/mlflow/pods/${pod}/log?tailLines=1`)).text();
+  assert.equal(tail, "three\n");
+});
+
+Deno.test("activeDeadlineSeconds fails a Job with DeadlineExceeded and ttlSecondsAfterFinished then deletes it", async () => {
+  await using kube = await startFakeKube();
+  const created = await fetchJson(kube, "POST", "/apis/batch/v1/namespaces/mlflow/jobs", {
+    metadata: { name: "late" },
+    spec: {
+      activeDeadlineSeconds: 1,
+      ttlSecondsAfterFinished: 0,
+      template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "x:1" }] } },
+    },
+  });
+  assert.equal(created.status, 201);
+  const pod = (await kube.waitFor(() => kube.pods("mlflow")[0])).metadata.name!;
+  kube.startPod("mlflow", pod);
+  const seen: string[][] = [];
+  await kube.waitFor(() => {
+    const job = kube.job("mlflow", "late");
+    if (job) seen.push((job.status.conditions ?? []).map((c) => `${c.type}:${c.reason}`));
+    return job === undefined && kube.pods().length === 0;
+  }, { what: "the Job failed and expired" });
+  assert.deepEqual(seen.findLast((c) => c.length > 0), [
+    "FailureTarget:DeadlineExceeded",
+    "Failed:DeadlineExceeded",
+  ]);
 });
