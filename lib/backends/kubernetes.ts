@@ -31,6 +31,11 @@ export interface KubernetesBackendOptions {
   maxPollMs?: number;
   /** How long cancelling waits for the Job's pods to go (ms, default 120 000). */
   deleteTimeoutMs?: number;
+  /**
+   * Receives each line of the pod's log instead of the job's stdout (to keep or upload it, e.g.
+   * as a run artifact).
+   */
+  onLogLine?: (line: string) => void;
 }
 
 function isLocalStore(uri: string): boolean {
@@ -186,7 +191,7 @@ export class KubernetesBackend implements Backend {
       name,
       container: containerName,
       reporter,
-      onLogLine: (line) => writeText(output, line + "\n"),
+      onLogLine: this.#options.onLogLine ?? ((line) => writeText(output, line + "\n")),
       signal: cancel.signal,
       ...(this.#options.maxPollMs !== undefined ? { maxPollMs: this.#options.maxPollMs } : {}),
     });

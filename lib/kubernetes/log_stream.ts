@@ -28,20 +28,20 @@ export interface StreamPodLogsOptions {
 
 const TIMESTAMP_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) ?/;
 
-/** Whether the container terminated (or the pod is gone). */
-async function containerDone(
+/** The container's state: `gone` (no pod), `terminated`, or `running` (or not started yet). */
+async function containerState(
   client: KubeClient,
   options: StreamPodLogsOptions,
-): Promise<boolean> {
+): Promise<"gone" | "terminated" | "running"> {
   const pod = await client.json<{
     status?: { containerStatuses?: { name: string; state?: { terminated?: unknown } }[] };
   }>("GET", `/api/v1/namespaces/${options.namespace}/pods/${options.pod}`, {
     allow: [404],
     ...(options.signal !== undefined ? { signal: options.signal } : {}),
   });
-  if (pod === undefined) return true;
+  if (pod === undefined) return "gone";
   const status = pod.status?.containerStatuses?.find((c) => c.name === options.container);
-  return status?.state?.terminated !== undefined;
+  return status?.state?.terminated !== undefined ? "terminated" : "running";
 }
 
 /**
@@ -68,6 +68,10 @@ export async function streamPodLogs(
   let seenAtLast = 0;
   let waitMs = 200;
   let failures = 0;
+  // Once the container has terminated, one more read takes what it wrote after the last stream
+  // ended (lines already shown are skipped); that read ends the stream.
+  let finalRead = false;
+  let waitingAfterEnd = 0;
   const path = `/api/v1/namespaces/${options.namespace}/pods/${options.pod}/log`;
   while (!signal?.aborted) {
     let skipAtLast = lastStamp === undefined ? 0 : seenAtLast;
@@ -94,7 +98,9 @@ export async function streamPodLogs(
       if (res.status === 400) {
         // "container … is waiting to start": ask again shortly.
         await res.body?.cancel();
-        if (await containerDone(client, options)) return;
+        const state = await containerState(client, options);
+        // Gone, or terminated without ever running (nothing to read).
+        if (state === "gone" || (state === "terminated" && ++waitingAfterEnd > 3)) return;
         await sleep(waitMs, signal).catch(() => {});
         waitMs = Math.min(waitMs * 1.5, 2000);
         continue;
@@ -135,12 +141,15 @@ export async function streamPodLogs(
       dropped = e instanceof Error ? e.message : String(e);
       failures++;
     }
+    if (finalRead && dropped === undefined) return;
     // The stream ended: the container exited, or the connection dropped while it runs.
-    if (await containerDone(client, options).catch(() => false)) {
-      // Dropped near the end: read what is left once more (lines shown are skipped).
-      if (dropped === undefined || failures > 3) return;
+    const state = await containerState(client, options).catch(() => "running" as const);
+    if (state === "gone" || failures > 5) return;
+    if (state === "terminated") {
+      finalRead = true;
+      continue;
     }
-    // A clean end just before the pod's status says "terminated" is resumed quietly.
+    // A clean end while the container runs (a server or proxy timeout) is resumed quietly.
     if (dropped !== undefined) options.onResume?.(dropped);
     await sleep(dropped === undefined ? 200 : 1000, signal).catch(() => {});
   }

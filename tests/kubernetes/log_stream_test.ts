@@ -90,11 +90,40 @@ Deno.test("the log is followed once the container starts, and a dropped stream r
     onResume: (why) => resumes.push(why),
   });
   assert.deepEqual(shown, ["one", "two", "three", "four", "five"]);
-  assert.equal(requests.length, 3);
+  // The fourth request is the final read after the container terminated (nothing new in it).
+  assert.equal(requests.length, 4);
   assert.equal(requests[1]!.searchParams.get("follow"), "true");
   assert.equal(requests[1]!.searchParams.get("container"), "c");
   assert.equal(requests[2]!.searchParams.get("sinceTime"), "2026-11-30T10:00:02Z");
   assert.equal(resumes.length, 1);
+});
+
+Deno.test("lines written between the end of a stream and the container's end are not lost", async () => {
+  let n = 0;
+  let terminated = false;
+  await using s = scripted((_req, url) => {
+    if (url.pathname.endsWith("/log")) {
+      n++;
+      // The first stream ends cleanly with one line; the container writes one more and exits.
+      if (n === 1) return new Response(LINES[0] + "\n");
+      terminated = true;
+      return new Response(LINES.slice(0, 2).join("\n") + "\n");
+    }
+    const done = terminated || n >= 1;
+    return Response.json({
+      status: {
+        containerStatuses: [{ name: "c", state: done ? { terminated: {} } : { running: {} } }],
+      },
+    });
+  });
+  const shown: string[] = [];
+  await streamPodLogs(s.client, {
+    namespace: "ns",
+    pod: "p",
+    container: "c",
+    onLine: (l) => shown.push(l),
+  });
+  assert.deepEqual(shown, ["one", "two"]);
 });
 
 Deno.test("a log stream idle longer than the idle timeout is resumed, not ended", async () => {
@@ -133,5 +162,5 @@ Deno.test("a log stream idle longer than the idle timeout is resumed, not ended"
     onLine: (l) => shown.push(l),
   });
   assert.deepEqual(shown, ["one", "two"]);
-  assert.equal(n, 2);
+  assert.equal(n, 3);
 });
