@@ -79,8 +79,8 @@ interface Cluster extends AsyncDisposable {
   config: string;
 }
 
-/** One registry, fake cluster and project per test (the image is reused across tests). */
-async function cluster(): Promise<Cluster> {
+/** One registry, fake cluster and project per test (MLflow copied in only when `withMlflow`). */
+async function cluster(withMlflow = false): Promise<Cluster> {
   const dir = await tempDir();
   const registry = await startRegistry();
   const kube = await startFakeKube({ kubelet: "docker" });
@@ -94,7 +94,7 @@ async function cluster(): Promise<Cluster> {
       "repository-uri": `${registry.host}/team/kube-proj`,
     }),
   });
-  if (!NO_METRIC) {
+  if (withMlflow) {
     await new Deno.Command("cp", { args: ["-a", MLFLOW_SITE, `${dir.path}/proj/site`] }).output();
   }
   return {
@@ -285,7 +285,7 @@ Deno.test({
   name: "a child in the pod logs a metric to a real mlflow server (KUBE_MLFLOW_TRACKING_URI)",
   ignore: NO_METRIC,
   fn: async () => {
-    await using c = await cluster();
+    await using c = await cluster(true);
     await using server = await startMlflowServer(VENV!, c.dir);
     const r = await runCli(
       ["run", "proj", "-b", "kubernetes", "-c", "kube.json", "-P", "alpha=0.25"],
