@@ -32,7 +32,6 @@ for (const [what, auth, seen, clientCert] of CASES) {
     await using kube = await startFakeKube({
       clientCert,
       basicAuth: { username: "ada", password: "pw" },
-      dir: dir.path,
     });
     const config = `${dir.path}/kube/config`;
     await kube.writeKubeconfig(config, {
