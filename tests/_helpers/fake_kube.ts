@@ -5,7 +5,9 @@
  *
  * - HTTPS on 127.0.0.1 (random port) with a CA made by the test (openssl); bearer tokens, basic
  *   auth, and (option `clientCert`) client certificates through a Python `ssl` front;
- * - discovery: `/version`, `/api`, `/apis`, `/api/v1`, `/apis/batch`, `/apis/batch/v1`;
+ * - discovery: `/version`, `/api`, `/apis`, `/api/v1`, `/apis/batch`, `/apis/batch/v1`, and
+ *   just enough `/openapi/v3` for kubectl to send `fieldValidation=Strict` instead of needing
+ *   schemas (kubectl 1.31 refuses `create -f` without it);
  * - `batch/v1` Jobs: create (validation → 422 `Invalid`, 409 `AlreadyExists`), list, get,
  *   `/status`, watch (`?watch=true`, `resourceVersion`, `fieldSelector`, `labelSelector`),
  *   delete with `propagationPolicy` (query or `DeleteOptions` body; the REST default for Jobs
@@ -13,7 +15,9 @@
  * - the Job controller: pods `<job>-<5 chars>` with the `controller-uid`, `job-name`,
  *   `batch.kubernetes.io/*` labels and an owner reference, `startTime`, `active`/`ready`/
  *   `succeeded`/`failed`, `backoffLimit` (replacement pods), `SuccessCriteriaMet` then
- *   `Complete`, `FailureTarget` then `Failed` (`BackoffLimitExceeded`);
+ *   `Complete`, `FailureTarget` then `Failed` (`BackoffLimitExceeded`, `DeadlineExceeded` for
+ *   `activeDeadlineSeconds`); a pod deleted before it ends counts as failed;
+ *   `ttlSecondsAfterFinished` deletes the finished Job;
  * - v1 Pods: list/get/watch/delete, `/log` (`follow`, `timestamps`, `sinceTime`,
  *   `sinceSeconds`, `tailLines`, `container`; 400 "… is waiting to start" before the container
  *   runs); scheduling against a node capacity (`PodScheduled` False `Unschedulable`);
@@ -25,7 +29,18 @@
  *   {@linkcode FakeKube.finishPod};
  * - errors as `Status` objects (`kind: Status`, `status: Failure`, `message`, `reason`, `code`,
  *   `details`); 401 `Unauthorized` for missing or wrong credentials; 403 `Forbidden` in
- *   namespaces listed in `forbiddenNamespaces`; 404 for unknown namespaces.
+ *   namespaces listed in `forbiddenNamespaces`; writes in unknown namespaces 404
+ *   `namespaces "x" not found` (reads there find nothing);
+ * - test hooks: the request log ({@linkcode FakeKube.requests}: auth kind, status, user agent,
+ *   body, applied propagation policy), {@linkcode FakeKube.waitFor} (event-driven, no polling),
+ *   the live token set, {@linkcode FakeKube.dropStreams}, `writeKubeconfig` (every auth kind),
+ *   `writeServiceAccount` (in-cluster files).
+ *
+ * Not modelled: PATCH/PUT, server-side Table output (kubectl prints its own columns), strict
+ * unknown-field rejection, init/sidecar containers (the kubelet runs `containers[0]` only),
+ * `restartPolicy: OnFailure` restarts in place (a failed pod is replaced as with `Never`),
+ * RBAC beyond `forbiddenNamespaces`, graceful termination periods (containers are removed at
+ * once).
  *
  * @example
  * ```ts ignore
@@ -185,6 +200,15 @@ export interface FakeKube extends AsyncDisposable {
    * a broken connection; Deno.serve then prints the error on stderr). Returns how many.
    */
   dropStreams(which?: "logs" | "watches" | "all", options?: { abrupt?: boolean }): number;
+  /**
+   * Writes the in-cluster files a pod would see under
+   * `/var/run/secrets/kubernetes.io/serviceaccount` (`token`, `ca.crt`, `namespace`) into `dir`
+   * and returns the env of an in-cluster process (`KUBERNETES_SERVICE_HOST`/`_PORT`).
+   */
+  writeServiceAccount(
+    dir: string,
+    options?: { namespace?: string; token?: string },
+  ): Promise<{ env: Record<string, string> }>;
   /** Stops the server, ends watches and streams, removes the containers it started. */
   close(): Promise<void>;
 }
@@ -1237,6 +1261,9 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
     controller.abort();
     await Promise.all(servers.map((s) => s.finished));
     await front?.[Symbol.asyncDispose]();
+    // Remove the containers first (a pod's `docker wait` returns only then), then once more for
+    // any a pod's in-flight `docker run` created meanwhile.
+    await kubelet.close();
     await Promise.all([...pending]);
     await kubelet.close();
   };
@@ -1346,6 +1373,16 @@ export async function startFakeKube(options: FakeKubeOptions = {}): Promise<Fake
         clientKeyPem,
         ...(options.basicAuth === undefined ? {} : { basic: options.basicAuth }),
       }, o);
+    },
+    async writeServiceAccount(saDir, o = {}) {
+      await Deno.mkdir(saDir, { recursive: true });
+      await Deno.writeTextFile(`${saDir}/token`, o.token ?? token);
+      await Deno.writeTextFile(`${saDir}/ca.crt`, caPem);
+      await Deno.writeTextFile(`${saDir}/namespace`, o.namespace ?? "default");
+      const address = new URL(serverUrl);
+      return {
+        env: { KUBERNETES_SERVICE_HOST: address.hostname, KUBERNETES_SERVICE_PORT: address.port },
+      };
     },
     close,
     [Symbol.asyncDispose]: close,

@@ -144,25 +144,38 @@ Deno.test({
 });
 
 Deno.test({
-  name: "kubectl delete --cascade=orphan removes the Job and leaves its pod",
-  ignore: NO_KUBECTL,
+  name:
+    "kubectl delete --cascade=orphan removes the Job and leaves its pod and container running; close() removes the container",
+  ignore: NO_KUBECTL || NO_ENGINE,
   async fn() {
     await using dir = await tempDir();
-    await using kube = await startFakeKube();
-    await kube.writeKubeconfig(`${dir.path}/config`);
-    const k = kubectl(`${dir.path}/config`, dir.path);
-    await Deno.writeTextFile(`${dir.path}/job.yaml`, jobYaml("stay", "sleep 60"));
-    assert.equal((await k("create", "-f", `${dir.path}/job.yaml`)).code, 0);
-    const pod = await kube.waitFor(() => kube.pods("mlflow", "job-name=stay")[0]);
-    const deleted = await k("delete", "job", "stay", "-n", "mlflow", "--cascade=orphan");
-    assert.equal(deleted.code, 0, deleted.stderr);
-    assert.equal(kube.job("mlflow", "stay"), undefined);
-    const left = kube.pod("mlflow", pod.metadata.name!);
-    assert.ok(left, "the orphaned pod is still there");
-    assert.deepEqual(left.metadata.ownerReferences, []);
-    const gone = await k("get", "job", "stay", "-n", "mlflow");
-    assert.equal(gone.code, 1);
-    assert.match(gone.stderr, /jobs.batch "stay" not found/);
+    const kube = await startFakeKube({ kubelet: "docker" });
+    try {
+      await kube.writeKubeconfig(`${dir.path}/config`);
+      const k = kubectl(`${dir.path}/config`, dir.path);
+      await Deno.writeTextFile(`${dir.path}/job.yaml`, jobYaml("stay", "sleep 60"));
+      assert.equal((await k("create", "-f", `${dir.path}/job.yaml`)).code, 0);
+      const pod = await kube.waitFor(() =>
+        kube.pods("mlflow", "job-name=stay").find((p) => p.status.phase === "Running")
+      );
+      const deleted = await k("delete", "job", "stay", "-n", "mlflow", "--cascade=orphan");
+      assert.equal(deleted.code, 0, deleted.stderr);
+      assert.equal(kube.requests.find((r) => r.method === "DELETE")?.propagationPolicy, "Orphan");
+      assert.equal(kube.job("mlflow", "stay"), undefined);
+      const left = kube.pod("mlflow", pod.metadata.name!);
+      assert.equal(left?.status.phase, "Running", "the orphaned pod runs on");
+      assert.deepEqual(left.metadata.ownerReferences, []);
+      assert.equal((await kube.containers()).length, 1);
+      const gone = await k("get", "job", "stay", "-n", "mlflow");
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /jobs.batch "stay" not found/);
+      const ids = await kube.containers();
+      await kube.close();
+      const still = await run("docker", ["ps", "--all", "--quiet", "--no-trunc"]);
+      assert.ok(!still.stdout.includes(ids[0]!), "close() removed the container");
+    } finally {
+      await kube.close();
+    }
   },
 });
 
@@ -277,17 +290,18 @@ Deno.test({
 
 Deno.test({
   name:
-    "with the manual kubelet the log is refused until the container starts, then follows what the test appends",
+    "in-cluster config: the log is refused until the manual kubelet starts the container, then follows what the test appends",
   ignore: NO_PYTHON_CLIENT,
   async fn() {
     await using dir = await tempDir();
     await using kube = await startFakeKube();
-    await kube.writeKubeconfig(`${dir.path}/config`);
+    const { env } = await kube.writeServiceAccount(`${dir.path}/sa`);
     const script = `
 import json, sys
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
-config.load_kube_config(config_file=sys.argv[1])
+from kubernetes.config.incluster_config import InClusterConfigLoader
+InClusterConfigLoader(sys.argv[1] + "/token", sys.argv[1] + "/ca.crt").load_and_set()
 core = client.CoreV1Api()
 try:
     core.read_namespaced_pod_log(sys.argv[2], "mlflow")
@@ -312,7 +326,8 @@ print(json.dumps({"end": True}), flush=True)
     const podName = pod.metadata.name!;
     assert.match(podName, /^manual-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
     const child = new Deno.Command(PYTHON!, {
-      args: ["-c", script, `${dir.path}/config`, podName],
+      args: ["-c", script, `${dir.path}/sa`, podName],
+      env,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -351,6 +366,9 @@ print(json.dumps({"end": True}), flush=True)
       return condition(j, "Complete") && j;
     });
     assert.equal(done.status.succeeded, 1);
+    const fromClient = kube.requests.filter((r) => r.userAgent.startsWith("OpenAPI-Generator"));
+    assert.equal(fromClient.length, 2);
+    assert.ok(fromClient.every((r) => r.auth === "token"), "the service-account token was used");
   },
 });
 
@@ -380,16 +398,13 @@ async function pushedImage(host: string, dir: string): Promise<string> {
   const tag = `${host}/kfake/app:v1`;
   const built = await run("docker", ["build", "--quiet", "--tag", tag, dir], {
     DOCKER_BUILDKIT: "0",
-    PATH: Deno.env.get("PATH") ?? "",
   });
   assert.equal(built.code, 0, built.stderr);
-  const pushed = await run("docker", ["push", tag], { PATH: Deno.env.get("PATH") ?? "" });
+  const pushed = await run("docker", ["push", tag]);
   assert.equal(pushed.code, 0, pushed.stderr);
   const digest = pushed.stdout.match(/digest: (sha256:[0-9a-f]{64})/)?.[1];
   assert.ok(digest, pushed.stdout);
-  const removed = await run("docker", ["image", "rm", "--force", tag, built.stdout.trim()], {
-    PATH: Deno.env.get("PATH") ?? "",
-  });
+  const removed = await run("docker", ["image", "rm", "--force", tag, built.stdout.trim()]);
   assert.equal(removed.code, 0, removed.stderr);
   return `${tag}@${digest}`;
 }
@@ -402,6 +417,9 @@ Deno.test({
     await using dir = await tempDir();
     await using registry = await startRegistry();
     const image = await pushedImage(registry.host, dir.path);
+    await using _pulled = {
+      [Symbol.asyncDispose]: () => run("docker", ["image", "rm", "--force", image]).then(() => {}),
+    };
     await using kube = await startFakeKube({ kubelet: "docker", podBackoffMs: 10 });
     await kube.writeKubeconfig(`${dir.path}/config`);
     const k = kubectl(`${dir.path}/config`, dir.path);
