@@ -156,3 +156,45 @@ Deno.test("a pod stuck in CreateContainerConfigError fails the run with one line
   ]);
   await kube.waitFor(() => kube.jobs("mlflow").length === 0, { what: "the Job deleted" });
 });
+
+Deno.test("without a kubeconfig the in-cluster service account is used, with MLflow's log line", async () => {
+  await using dir = await tempDir();
+  await using kube = await startFakeKube();
+  const sa = await kube.writeServiceAccount(`${dir.path}/sa`);
+  await writeFiles(dir.path, { "job.yaml": TEMPLATE });
+  const env = { HOME: dir.path, PATH: Deno.env.get("PATH") ?? "", ...sa.env };
+  const lines: string[] = [];
+  const backend = new KubernetesBackend({ maxPollMs: 100, serviceAccountDir: `${dir.path}/sa` });
+  await backend.check({
+    config: { "kube-job-template-path": "job.yaml", "repository-uri": "127.0.0.1:9/p" },
+    trackingUri: "http://tracking.example:5000",
+    projectName: "incluster",
+    environment: "docker",
+    cwd: dir.path,
+    env,
+  });
+  const execution = await backend.launch({
+    runId: "0123456789abcdef0123456789abcdef",
+    experimentId: "0",
+    trackingUri: "http://tracking.example:5000",
+    trackingEnv: {},
+    invocation: {
+      command: "true",
+      argv: ["sh", "-c", "true"],
+      env: {},
+      cwd: dir.path,
+      container: { image: `127.0.0.1:9/p:1@sha256:${"b".repeat(64)}`, mounts: [], workdir: "" },
+    },
+    env,
+    config: {},
+    reporter: { log: (l: LogLevel, m: string) => lines.push(`${l} ${m}`) },
+    stdout: "null",
+    killGraceMs: 1000,
+  });
+  const pod = await kube.waitFor(() => kube.pods("mlflow")[0]?.metadata.name, { what: "a pod" });
+  kube.startPod("mlflow", pod);
+  kube.finishPod("mlflow", pod, 0);
+  assert.equal(await execution.wait(), true);
+  assert.ok(lines.includes("INFO No valid kube config found, using in-cluster configuration"));
+  assert.ok(kube.requests.every((q) => q.auth === "token"));
+});
