@@ -24,6 +24,10 @@ export interface BackendCheckRequest {
   readonly projectName: string | undefined;
   /** The environment kind (`local`, `virtualenv`, `uv`, `conda`, `docker`). */
   readonly environment: string;
+  /** Directory relative paths of the configuration belong to. */
+  readonly cwd?: string;
+  /** The caller's environment variables. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** What a backend's check adds to the plan. */

@@ -48,3 +48,4 @@ export {
   RUN_ID_LABEL,
 } from "./run_args.ts";
 export { type ContainerHandle, startContainer, type StartContainerOptions } from "./container.ts";
+export { pushDockerImage, type PushDockerImageOptions, type PushedImage } from "./push.ts";

@@ -100,6 +100,11 @@ export interface DockerRequest {
    * inside the project, see `trackingStorePaths`).
    */
   readonly excludePaths?: readonly string[];
+  /**
+   * Push the image to this repository (`registry/name`, Kubernetes' `repository-uri`) under its
+   * content tag; the invocation then runs `<repository>:<tag>@<digest>`.
+   */
+  readonly pushTo?: string;
 }
 
 /** Options of {@linkcode planEnvironment} and {@linkcode prepareEnvironment}. */
@@ -203,7 +208,20 @@ export async function planEnvironment(
           reporter: more.reporter ?? planReporter,
           ...(signal !== undefined ? { signal } : {}),
         });
-        const tags = Object.entries(docker.dockerImageTags(image)).filter(([k]) =>
+        let ref = image.uri;
+        let recorded: { uri: string; id: string } = image;
+        if (request.pushTo !== undefined) {
+          const tag = image.uri.slice(image.uri.lastIndexOf(":") + 1);
+          const pushed = await docker.pushDockerImage(image.uri, `${request.pushTo}:${tag}`, {
+            env: options.env,
+            reporter: more.reporter ?? planReporter,
+            ...(signal !== undefined ? { signal } : {}),
+          });
+          // As MLflow: the pushed reference, and the registry digest as the image id.
+          recorded = { uri: pushed.uri, id: pushed.digest };
+          ref = `${pushed.uri}@${pushed.digest}`;
+        }
+        const tags = Object.entries(docker.dockerImageTags(recorded)).filter(([k]) =>
           k !== "mlflow.project.env"
         );
         return {
@@ -219,7 +237,7 @@ export async function planEnvironment(
             env: {},
             cwd,
             container: {
-              image: image.uri,
+              image: ref,
               imageId: image.id,
               mustBuild: false,
               mounts: [],

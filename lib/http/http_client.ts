@@ -342,6 +342,14 @@ export interface TlsFiles {
   clientCertPath?: string;
   /** Name of the setting each path came from, for messages (e.g. the env var). */
   labels?: { caCertPath?: string; clientCertPath?: string };
+  /** PEM text of CA certificates to trust (added to `caCertPath`'s). */
+  caCertPem?: string;
+  /** PEM text of the client certificate chain (with `clientKeyPem`), instead of a file. */
+  clientCertPem?: string;
+  /** PEM text of the client's private key. */
+  clientKeyPem?: string;
+  /** An HTTP(S) proxy every connection goes through. */
+  proxyUrl?: string;
 }
 
 /**
@@ -367,7 +375,10 @@ export function createTlsClient(
   files: TlsFiles,
   options: { freshConnections?: boolean } = {},
 ): Deno.HttpClient | undefined {
-  if (!files.caCertPath && !files.clientCertPath && !options.freshConnections) return undefined;
+  if (
+    !files.caCertPath && !files.clientCertPath && !files.caCertPem && !files.clientCertPem &&
+    !files.proxyUrl && !options.freshConnections
+  ) return undefined;
   const read = (path: string, label: string): string => {
     try {
       return readUserFileSync(path);
@@ -389,6 +400,25 @@ export function createTlsClient(
     }
     settings.caCerts = [certs];
   }
+  if (files.caCertPem) {
+    const { certs } = splitPem(files.caCertPem);
+    if (certs === "") {
+      throw new HttpSettingError("The CA certificate data holds no PEM certificate");
+    }
+    settings.caCerts = [...(settings.caCerts ?? []), certs];
+  }
+  if (files.clientCertPem) {
+    const { certs } = splitPem(files.clientCertPem);
+    const { key } = splitPem(files.clientKeyPem ?? "");
+    if (certs === "" || key === "") {
+      throw new HttpSettingError(
+        "The client certificate data and key data must hold a PEM certificate and a PEM private key",
+      );
+    }
+    settings.cert = certs;
+    settings.key = key;
+  }
+  if (files.proxyUrl) settings.proxy = { url: files.proxyUrl };
   if (files.clientCertPath) {
     const label = files.labels?.clientCertPath ?? "client certificate file";
     const { certs, key } = splitPem(read(files.clientCertPath, label));

@@ -227,7 +227,11 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       reporter,
       docker: {
         args: Array.isArray(dockerArgs) ? dockerArgs : Object.entries(dockerArgs),
-        buildImage: options.buildImage ?? false,
+        // Kubernetes runs the project's code from an image pushed to `repository-uri`.
+        buildImage: (options.buildImage ?? false) || backendName === "kubernetes",
+        ...(backendName === "kubernetes" && typeof config["repository-uri"] === "string"
+          ? { pushTo: config["repository-uri"] }
+          : {}),
         // A local store inside the project changes on every run: not part of a built image.
         ...(project.envType === "docker_env"
           ? {
@@ -254,6 +258,8 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       trackingUri,
       projectName: project.name,
       environment: environment.kind,
+      cwd,
+      env,
     });
 
     const { source } = fetched;

@@ -80,3 +80,20 @@ export function printOut(text: string): void {
 export function printErr(text: string): void {
   writeAll(Deno.stderr, text + "\n");
 }
+
+/**
+ * Writes text to stdout or stderr as it comes (a remote job's log stream), or drops it.
+ *
+ * @param target `stdout`, `stderr`, or `null` to drop the text.
+ * @param text The text (written as is).
+ *
+ * @example
+ * ```ts
+ * import { writeText } from "./output.ts";
+ * writeText("null", "dropped\n");
+ * ```
+ */
+export function writeText(target: "stdout" | "stderr" | "null", text: string): void {
+  if (target === "stdout") writeAll(Deno.stdout, text);
+  else if (target === "stderr") writeAll(Deno.stderr, text);
+}
