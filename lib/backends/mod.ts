@@ -6,6 +6,7 @@
 import type { Backend } from "./backend.ts";
 import { ExecutionException } from "../system/errors.ts";
 import { LocalBackend } from "./local.ts";
+import { DatabricksBackend } from "./databricks.ts";
 
 /** Backend names MLflow knows, in the order its error message lists them. */
 export const KNOWN_BACKENDS = ["databricks", "kubernetes", "local"] as const;
@@ -25,7 +26,8 @@ export const KNOWN_BACKENDS = ["databricks", "kubernetes", "local"] as const;
  */
 export function getBackend(name: string): Backend {
   if (name === "local") return new LocalBackend();
-  if (name === "databricks" || name === "kubernetes") {
+  if (name === "databricks") return new DatabricksBackend();
+  if (name === "kubernetes") {
     throw new ExecutionException(`The '${name}' backend is not supported yet: use -b local`);
   }
   throw new ExecutionException(
@@ -36,3 +38,4 @@ export function getBackend(name: string): Backend {
 }
 
 export { LocalBackend } from "./local.ts";
+export { DatabricksBackend } from "./databricks.ts";
