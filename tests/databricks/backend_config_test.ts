@@ -116,7 +116,9 @@ Deno.test("the pre-run checks give MLflow's messages", () => {
   );
   assert.throws(
     () => checkDatabricksRun(SPEC, "databricks", { environment: "docker" }),
-    /^Running docker-based projects on Databricks is not yet supported\.$/,
+    (e: unknown) =>
+      e instanceof ExecutionException &&
+      e.message === "Running docker-based projects on Databricks is not yet supported.",
   );
   for (const uri of ["databricks", "databricks://staging", "http://127.0.0.1:5000", "HTTPS://x"]) {
     checkDatabricksRun(SPEC, uri);
