@@ -119,7 +119,8 @@ async function requestToken(
       ),
     );
   }
-  const lifetimeMs = Math.max(0, Number(body.expires_in ?? 3600) * 1000) || 3600_000;
+  const seconds = Number(body.expires_in ?? 3600);
+  const lifetimeMs = Number.isFinite(seconds) ? Math.max(0, seconds * 1000) : 3600_000;
   // Refreshed a minute early (half the lifetime for very short-lived tokens).
   return { accessToken: token, refreshAt: started + lifetimeMs - Math.min(60_000, lifetimeMs / 2) };
 }
