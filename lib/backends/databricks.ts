@@ -168,15 +168,15 @@ export class DatabricksBackend implements Backend {
         } ===`,
       );
     }
+    reporter.log(
+      "INFO",
+      `=== Following Databricks job run ${jobRunId} (state read every ${config.pollIntervalSeconds} s at most) ===`,
+    );
     const follower = new JobRunFollower(jobs, jobRunId, {
       pollIntervalMs: config.pollIntervalSeconds * 1000,
       reporter,
       ...(first !== undefined ? { first } : {}),
     });
-    reporter.log(
-      "INFO",
-      `=== Following Databricks job run ${jobRunId} (state read every ${config.pollIntervalSeconds} s at most) ===`,
-    );
     const ended = follower.ended.finally(() => workspace.close());
     ended.catch(() => {});
     return {
@@ -214,7 +214,7 @@ export class DatabricksBackend implements Backend {
             await sleep(Math.min(10_000, 500 * 2 ** attempt));
           }
         }
-        follower.pollSoon();
+        follower.cancelRequested();
         await ended.catch(() => {});
       },
     };

@@ -37,6 +37,7 @@ export class JobRunFollower {
   #wake: AbortController = new AbortController();
   #stopped = new AbortController();
   #delay: number;
+  #cancelled = false;
 
   /**
    * Starts following.
@@ -60,8 +61,9 @@ export class JobRunFollower {
     return this.#options.initialDelayMs ?? Math.min(1000, this.#options.pollIntervalMs);
   }
 
-  /** Reads the state again soon (after a cancel request), restarting the backoff. */
-  pollSoon(): void {
+  /** Reads the state again soon, restarting the backoff: a cancel was requested. */
+  cancelRequested(): void {
+    this.#cancelled = true;
     this.#delay = this.#initialDelay();
     this.#wake.abort();
   }
@@ -115,7 +117,7 @@ export class JobRunFollower {
       }
       if (show(last)) this.#delay = this.#initialDelay();
     }
-    if (runStatusOf(last.state) !== "FINISHED" && last.state.stateMessage) {
+    if (runStatusOf(last.state) !== "FINISHED" && last.state.stateMessage && !this.#cancelled) {
       reporter.log(
         "ERROR",
         `=== Databricks job run ${this.runId} ended ${
