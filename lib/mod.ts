@@ -23,7 +23,13 @@ export type {
   BackendCheckResult,
   Execution,
   LaunchJob,
+  RemoteLaunch,
 } from "./backends/backend.ts";
+export {
+  DEFAULT_CLUSTER_MLFLOW_VERSION,
+  type DatabricksConfig,
+  parseDatabricksConfig,
+} from "./databricks/backend_config.ts";
 export type { RunEnvironment, RunStatus, SubmittedRun } from "./run/submitted_run.ts";
 export {
   ExecutionException,
