@@ -1,3 +1,4 @@
+// deno-lint-ignore-file camelcase -- Databricks configs are snake_case
 import assert from "node:assert/strict";
 import {
   DEFAULT_CLUSTER_MLFLOW_VERSION,

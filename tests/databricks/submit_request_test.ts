@@ -1,3 +1,4 @@
+// deno-lint-ignore-file camelcase -- Databricks configs are snake_case
 import assert from "node:assert/strict";
 import { parseDatabricksConfig } from "../../lib/databricks/backend_config.ts";
 import {
