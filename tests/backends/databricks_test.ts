@@ -274,6 +274,33 @@ Deno.test({
         assert.ok(fake.dbfsFile(stored)!.length > 2 * 1024 * 1024);
       });
 
+      await t.step(
+        "an unexpected get-status answer: MLflow's message, no job, run FAILED",
+        async () => {
+          const jobs = fake.runs.length;
+          fake.addFault({ path: "/dbfs/get-status", status: 400 });
+          await assert.rejects(
+            run(`${w.dir}/proj`, { ...runOptions(w), reporter: capture() }),
+            (e: Error) => {
+              assert.match(
+                e.message,
+                /^Got unexpected error response when checking whether file mlflow-experiments\/\d+\/projects-code\/[0-9a-f]{64}\.tar\.gz exists in DBFS: \{"error_code":"INTERNAL_ERROR"/,
+              );
+              return true;
+            },
+          );
+          assert.equal(fake.runs.length, jobs);
+          const [latest] = await server.runs([
+            String(
+              ((await server.api(
+                `experiments/get-by-name?experiment_name=${encodeURIComponent(EXPERIMENT)}`,
+              )) as { experiment: { experiment_id: string } }).experiment.experiment_id,
+            ),
+          ]);
+          assert.equal(latest?.info.status, "FAILED");
+        },
+      );
+
       await t.step("a failed job fails the run with its state_message", async () => {
         w.setScript(failedScript("Run failed with error message: exit code 3"));
         const reporter = capture();
