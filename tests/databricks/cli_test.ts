@@ -99,6 +99,25 @@ Deno.test({
       assert.equal(JSON.parse(result.stdout).status, "FAILED");
     });
 
+    await t.step("SIGINT during the upload: no job, run KILLED, exit 130", async () => {
+      await writeFiles(tmp.path, {
+        "proj2/MLproject": "entry_points:\n  main:\n    command: 'true'\n",
+      });
+      const jobs = fake.runs.length;
+      fake.addFault({ path: "/dbfs/put", delayMs: 60_000 });
+      await using cli = new LiveCli(["run", "proj2", ...args.slice(2)], { cwd: tmp.path, env });
+      await cli.waitFor(/Uploading project tarball/);
+      cli.kill("SIGINT");
+      const result = await cli.result();
+      assert.equal(result.code, 130, result.stderr);
+      assert.equal(fake.runs.length, jobs);
+      const experiment = (await server.api(
+        `experiments/get-by-name?experiment_name=${encodeURIComponent(EXPERIMENT)}`,
+      )) as { experiment: { experiment_id: string } };
+      const [latest] = await server.runs([experiment.experiment.experiment_id]);
+      assert.equal(latest?.info.status, "KILLED");
+    });
+
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       await t.step(`${signal} while the job runs: cancelled, KILLED, exit 130`, async () => {
         script = [{ life_cycle_state: "PENDING" }, {
