@@ -26,8 +26,8 @@ export type {
   RemoteLaunch,
 } from "./backends/backend.ts";
 export {
-  DEFAULT_CLUSTER_MLFLOW_VERSION,
   type DatabricksConfig,
+  DEFAULT_CLUSTER_MLFLOW_VERSION,
   parseDatabricksConfig,
 } from "./databricks/backend_config.ts";
 export type { RunEnvironment, RunStatus, SubmittedRun } from "./run/submitted_run.ts";

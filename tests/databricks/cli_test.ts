@@ -1,4 +1,3 @@
-// deno-lint-ignore-file camelcase -- Databricks configs are snake_case
 /**
  * `mlproject run -b databricks` as a subprocess: it follows the job to its end (exit 0/1), and
  * SIGINT/SIGTERM cancel the job, record KILLED and exit 130.
