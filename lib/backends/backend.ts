@@ -26,6 +26,8 @@ export interface BackendCheckRequest {
   readonly environment: string;
   /** The run's environment variables (credentials such as `DATABRICKS_*`). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The project's MLproject file, if it has one. */
+  readonly projectFile?: string;
 }
 
 /** What a backend's check adds to the plan. */

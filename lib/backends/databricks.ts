@@ -26,6 +26,7 @@ import { openWorkspace, type WorkspaceClient } from "../databricks/workspace_cli
 import { databricksHostCredentials } from "../tracking/databricks_config.ts";
 import { isTransientError } from "../tracking/rest_store.ts";
 import { sleep } from "../system/sleep.ts";
+import { readUserFileSync } from "../system/user_file.ts";
 
 /**
  * The checks MLflow makes before a Databricks run (`before_run_validations`), with MLflow's
@@ -79,6 +80,14 @@ export class DatabricksBackend implements Backend {
 
   check(request: BackendCheckRequest): BackendCheckResult {
     checkDatabricksRun(request.config, request.trackingUri, { environment: request.environment });
+    if (request.projectFile !== undefined) {
+      const text = readUserFileSync(request.projectFile);
+      if (/^databricks_spark_job\s*:/m.test(text)) {
+        throw new ExecutionException(
+          `Projects with a 'databricks_spark_job' section (${request.projectFile}) are not supported yet: declare the script as an entry point ('python my_job.py …') to run it with mlflow run on the cluster`,
+        );
+      }
+    }
     // Credentials are resolved now (no request yet), so a missing token fails before the run.
     const uri = /^databricks(:|$)/i.test(request.trackingUri) ? request.trackingUri : "databricks";
     databricksHostCredentials(uri, { ...(request.env ?? Deno.env.toObject()) });

@@ -259,6 +259,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       projectName: project.name,
       environment: environment.kind,
       env,
+      ...(project.file !== undefined ? { projectFile: project.file } : {}),
     });
 
     const { source } = fetched;

@@ -134,6 +134,14 @@ Deno.test({
             /either 'new_cluster' or 'existing_cluster_id'/,
           ],
         ];
+        await writeFiles(w.dir, {
+          "spark/MLproject":
+            "name: s\ndatabricks_spark_job:\n  python_libraries: [numpy]\nentry_points:\n  main:\n    command: python job.py\n",
+        });
+        await assert.rejects(
+          run(`${w.dir}/spark`, runOptions(w)),
+          /'databricks_spark_job' section .* not supported yet/,
+        );
         for (const [extra, message] of cases) {
           const options = { ...runOptions(w), ...extra };
           if ("backendConfig" in extra && extra.backendConfig === undefined) {
