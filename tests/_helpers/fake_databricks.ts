@@ -20,7 +20,7 @@
  * - Databricks error bodies (`{"error_code": …, "message": …}`), 401 without credentials, 403 with
  *   bad ones;
  * - faults per path: N× a status (5xx, 429 with `Retry-After`), delayed headers, a stalled body,
- *   a dropped connection;
+ *   a dropped connection (before serving the request, or after: "answer lost");
  * - a request log (method, path, query, body summary, auth kind, status) and accessors for the
  *   stored DBFS files and the submitted run payloads.
  *
@@ -119,8 +119,10 @@ export interface DatabricksFault {
   delayMs?: number;
   /** Serve the request, but stall this long (ms) after the headers before the body. */
   bodyDelayMs?: number;
-  /** Close the connection without answering (after reading the request). */
+  /** Close the connection without answering and without serving the request. */
   reset?: boolean;
+  /** Serve the request (a run is created, a file stored…), then close the connection unanswered. */
+  dropAnswer?: boolean;
   /** How many matching requests it applies to (default 1). */
   times?: number;
 }
@@ -489,6 +491,7 @@ export class FakeDatabricks implements AsyncDisposable {
       response = await this.#route(req, url, auth, raw, body, ctype);
     }
     entry.status = response.status;
+    if (fault?.dropAnswer) return new Response(null, { headers: { [RESET_HEADER]: "1" } });
     if (fault?.bodyDelayMs) return this.#stalled(response, fault.bodyDelayMs);
     return response;
   }

@@ -664,3 +664,16 @@ Deno.test("fake Databricks: multipart put stores the file part; JSON put over 1 
     ["/uploads/big.bin"],
   );
 });
+
+Deno.test("fake Databricks: a dropAnswer fault serves the request, then drops the connection (a lost submit answer)", async () => {
+  await using fake = await startFakeDatabricks();
+  fake.addFault({ path: "/jobs/runs/submit", dropAnswer: true });
+  const submit = {
+    "run_name": "lost",
+    "new_cluster": { "num_workers": 1 },
+    "shell_command_task": { command: ["bash", "-c", "true"] },
+  };
+  await assert.rejects(() => call(fake, "POST", "/api/2.0/jobs/runs/submit", submit));
+  assert.equal(fake.runs.length, 1, "the run exists although its id never reached the client");
+  assert.equal(fake.requests[0]!.status, 200);
+});
