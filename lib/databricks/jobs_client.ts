@@ -97,8 +97,8 @@ export class JobsClient {
   }
 
   /**
-   * Submits a one-time run (`POST /api/2.0/jobs/runs/submit`), sent once: a lost answer is an
-   * error rather than a silent second job.
+   * Submits a one-time run (`POST /api/2.0/jobs/runs/submit`). Retried like every call: the
+   * body's `idempotency_token` makes a resent submit return the job the first one started.
    *
    * @param body The request (see `submitRequest`).
    * @param options Abort signal.
@@ -108,10 +108,7 @@ export class JobsClient {
     body: Record<string, unknown>,
     options: { signal?: AbortSignal } = {},
   ): Promise<number> {
-    const answer = await this.#ws.post("/api/2.0/jobs/runs/submit", body, {
-      ...options,
-      once: true,
-    });
+    const answer = await this.#ws.post("/api/2.0/jobs/runs/submit", body, options);
     const id = Number(answer.run_id);
     if (!Number.isSafeInteger(id)) {
       throw new ExecutionException(

@@ -7,7 +7,8 @@
  *
  * Unlike MLflow, every word of the `mlflow run` command is shell-quoted exactly once (MLflow
  * quotes `mlflow run <dir> --entry-point <ep>` twice, which breaks an entry point with a space),
- * and `-P` values are quoted too.
+ * and `-P` values are quoted too; and the request carries the MLflow run id as its
+ * `idempotency_token`, so resending it after a lost answer never starts a second job.
  *
  * @module
  */
@@ -167,5 +168,7 @@ export function submitRequest(input: SubmitRequestInput): Record<string, unknown
     },
     ...(config.libraries.length > 0 ? { libraries: config.libraries } : {}),
     ...(config.timeoutSeconds !== undefined ? { timeout_seconds: config.timeoutSeconds } : {}),
+    // One job per MLflow run: a submit resent after a lost answer gets the same job back.
+    idempotency_token: input.runId,
   };
 }

@@ -351,10 +351,14 @@ Deno.test({
         fake.addFault({ path: "/jobs/runs/submit", status: 429, retryAfter: 0, times: 1 });
         fake.addFault({ path: "/jobs/runs/get", status: 500, times: 2 });
         fake.addFault({ path: "/mlflow/runs/create", status: 503, times: 1 });
+        // The first submit is served but its answer lost: the resent one gets the same job.
+        fake.addFault({ path: "/jobs/runs/submit", dropAnswer: true, times: 1 });
         const reporter = capture();
         const submitted = await run(`${w.dir}/proj`, { ...runOptions(w), reporter });
         assert.equal(await submitted.getStatus(), "FINISHED");
         assert.equal(fake.runs.length, jobs + 1);
+        assert.equal(fake.runs.at(-1)!.payload.idempotency_token, submitted.runId);
+        assert.ok(fake.count("/jobs/runs/submit") >= 3);
         assert.equal(fake.faults.filter((f) => (f.times ?? 0) > 0).length, 0);
         assert.ok(
           reporter.lines.filter((l) => l.startsWith("WARNING") && /Retrying/.test(l)).length >= 5,
