@@ -65,14 +65,14 @@ export class WorkspaceClient {
    *
    * @param path `/api/2.0/…`.
    * @param body The body.
-   * @param options Abort signal; `once`: never resent silently on a lost connection.
+   * @param options Abort signal.
    * @returns The answer.
    * @throws {ExecutionException} `<ERROR_CODE>: <message>` for an error answer.
    */
   post(
     path: string,
     body: Json,
-    options: { signal?: AbortSignal; once?: boolean } = {},
+    options: { signal?: AbortSignal } = {},
   ): Promise<Json> {
     return this.#rest.call("POST", path, body, options);
   }
