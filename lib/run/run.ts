@@ -118,7 +118,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
         kind: environment.kind,
         ...(environment.key !== undefined ? { key: environment.key } : {}),
         ...(environment.cacheHit !== undefined ? { cacheHit: environment.cacheHit } : {}),
-        mlflowVersion: prepared.mlflow?.version ?? null,
+        // A remote job's MLflow is installed where it runs: not known here.
+        ...(planned.backend.remoteEnvironment
+          ? {}
+          : { mlflowVersion: prepared.mlflow?.version ?? null }),
       },
     });
     launched = true;
