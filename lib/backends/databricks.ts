@@ -17,16 +17,36 @@ import type {
 } from "./backend.ts";
 import { ExecutionException } from "../system/errors.ts";
 import { type DatabricksConfig, parseDatabricksConfig } from "../databricks/backend_config.ts";
-import { DbfsClient } from "../databricks/dbfs_client.ts";
-import { type JobRun, JobsClient, runStatusOf } from "../databricks/jobs_client.ts";
-import { uploadProject } from "../databricks/project_upload.ts";
-import { JobRunFollower } from "../databricks/run_follower.ts";
-import { submitRequest } from "../databricks/submit_request.ts";
-import { openWorkspace, type WorkspaceClient } from "../databricks/workspace_client.ts";
+import type { JobRun, JobsClient } from "../databricks/jobs_client.ts";
+import type { WorkspaceClient } from "../databricks/workspace_client.ts";
 import { databricksHostCredentials } from "../tracking/databricks_config.ts";
-import { isTransientError } from "../tracking/rest_store.ts";
 import { sleep } from "../system/sleep.ts";
 import { readUserFileSync } from "../system/user_file.ts";
+
+/** The modules a launch needs, loaded then (the CLI starts without them). */
+async function launchModules() {
+  const [dbfs, jobs, upload, follower, submit, workspace, rest] = await Promise.all([
+    import("../databricks/dbfs_client.ts"),
+    import("../databricks/jobs_client.ts"),
+    import("../databricks/project_upload.ts"),
+    import("../databricks/run_follower.ts"),
+    import("../databricks/submit_request.ts"),
+    import("../databricks/workspace_client.ts"),
+    import("../tracking/rest_store.ts"),
+  ]);
+  return {
+    DbfsClient: dbfs.DbfsClient,
+    JobsClient: jobs.JobsClient,
+    runStatusOf: jobs.runStatusOf,
+    uploadProject: upload.uploadProject,
+    JobRunFollower: follower.JobRunFollower,
+    submitRequest: submit.submitRequest,
+    openWorkspace: workspace.openWorkspace,
+    isTransientError: rest.isTransientError,
+  };
+}
+
+type LaunchModules = Awaited<ReturnType<typeof launchModules>>;
 
 /**
  * The checks MLflow makes before a Databricks run (`before_run_validations`), with MLflow's
@@ -107,13 +127,15 @@ export class DatabricksBackend implements Backend {
         `Ignoring backend config key '${key}': next to 'new_cluster'/'existing_cluster_id' only 'libraries', 'timeout_seconds', 'run_name', 'mlflow_version' and 'poll_interval_seconds' are used`,
       );
     }
-    const workspace = openWorkspace(remote.trackingUri, { env: job.env, reporter });
+    const m = await launchModules();
+    const { JobsClient, submitRequest, uploadProject } = m;
+    const workspace = m.openWorkspace(remote.trackingUri, { env: job.env, reporter });
     const signal = job.signal !== undefined ? { signal: job.signal } : {};
     let jobRunId: number;
     try {
       const uploaded = await uploadProject(remote.dir, {
         experimentId: job.experimentId,
-        dbfs: new DbfsClient(workspace),
+        dbfs: new m.DbfsClient(workspace),
         reporter,
         ...signal,
       });
@@ -138,18 +160,22 @@ export class DatabricksBackend implements Backend {
       workspace.close();
       throw e;
     }
-    return await this.#started(job, workspace, jobRunId, config);
+    return this.#started(job, { workspace, jobRunId, config, m });
   }
 
   /** Logs and tags the submitted job run, then follows it. */
   async #started(
     job: LaunchJob,
-    workspace: WorkspaceClient,
-    jobRunId: number,
-    config: DatabricksConfig,
+    started: {
+      workspace: WorkspaceClient;
+      jobRunId: number;
+      config: DatabricksConfig;
+      m: LaunchModules;
+    },
   ): Promise<Execution> {
+    const { workspace, jobRunId, config, m } = started;
     const { reporter } = job;
-    const jobs = new JobsClient(workspace);
+    const jobs: JobsClient = new m.JobsClient(workspace);
     reporter.log(
       "INFO",
       `=== Launched MLflow run as Databricks job run with ID ${jobRunId}. Getting run status page URL... ===`,
@@ -181,7 +207,7 @@ export class DatabricksBackend implements Backend {
       "INFO",
       `=== Following Databricks job run ${jobRunId} (state read every ${config.pollIntervalSeconds} s at most) ===`,
     );
-    const follower = new JobRunFollower(jobs, jobRunId, {
+    const follower = new m.JobRunFollower(jobs, jobRunId, {
       pollIntervalMs: config.pollIntervalSeconds * 1000,
       reporter,
       ...(first !== undefined ? { first } : {}),
@@ -191,7 +217,7 @@ export class DatabricksBackend implements Backend {
     return {
       wait: async () => {
         try {
-          return runStatusOf((await ended).state) === "FINISHED";
+          return m.runStatusOf((await ended).state) === "FINISHED";
         } catch (e) {
           reporter.log(
             "ERROR",
@@ -209,7 +235,7 @@ export class DatabricksBackend implements Backend {
             await jobs.cancel(jobRunId);
             break;
           } catch (e) {
-            if (!isTransientError(e) || attempt >= 5) {
+            if (!m.isTransientError(e) || attempt >= 5) {
               reporter.log(
                 "ERROR",
                 `=== Could not cancel Databricks job run ${jobRunId}: ${
