@@ -365,6 +365,30 @@ Deno.test({
         );
       });
 
+      await t.step(
+        "the job is still followed when the workspace stops answering for a while",
+        async () => {
+          w.setScript(undefined);
+          const reporter = capture();
+          const submitted = await run(`${w.dir}/proj`, {
+            ...runOptions(w),
+            env: { ...w.env, MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0" },
+            reporter,
+            synchronous: false,
+          });
+          fake.addFault({ path: "/jobs/runs/get", status: 503, times: 3 });
+          assert.equal(await submitted.wait(), true);
+          assert.equal(await submitted.getStatus(), "FINISHED");
+          assert.equal(
+            reporter.lines.filter((l) =>
+              l.includes("Could not read the state of Databricks job run")
+            )
+              .length,
+            3,
+          );
+        },
+      );
+
       await t.step("cancel() cancels the job, waits for its end and records KILLED", async () => {
         w.setScript([
           { life_cycle_state: "PENDING" },
