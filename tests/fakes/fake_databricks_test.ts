@@ -537,98 +537,113 @@ Deno.test("fake Databricks: onRunStep sees each state as the run enters it", asy
   assert.equal((last.json!.tasks as Record<string, unknown>[])[0]!.existing_cluster_id, "0123-abc");
 });
 
-Deno.test({
-  name:
-    "fake Databricks: real `mlflow run -b databricks` uploads our tarball's sha256, submits, tags the run; a second run uploads nothing",
-  ignore: noMlflow,
-  fn: async () => {
-    const dir = await Deno.makeTempDir({ prefix: "mlproject-dbfake-e2e-" });
-    try {
-      await using server = await startMlflowServer(VENV!, dir);
-      await using fake = await startFakeDatabricks({ mlflowUrl: server.url });
-      const project = `${dir}/project`;
-      await Deno.mkdir(`${project}/mlruns/0`, { recursive: true });
-      await Deno.writeTextFile(
-        `${project}/MLproject`,
-        "name: p\nentry_points:\n  main:\n    parameters:\n      alpha: {type: float, default: 0.1}\n    command: python train.py {alpha}\n",
-      );
-      await Deno.writeTextFile(`${project}/train.py`, "print(1)\n");
-      await Deno.writeTextFile(`${project}/mlruns/0/meta.yaml`, "left out\n");
-      await Deno.symlink("train.py", `${project}/link.py`);
-      await Deno.writeTextFile(
-        `${dir}/cluster.json`,
-        JSON.stringify({ spark_version: "15.4.x-scala2.12", num_workers: 1 }),
-      );
-      const mlflowRun = async () => {
-        const out = await new Deno.Command(VENV!.mlflow, {
-          args: [
-            "run",
-            project,
-            "-b",
-            "databricks",
-            "--backend-config",
-            `${dir}/cluster.json`,
-            "-P",
-            "alpha=0.5",
-          ],
-          clearEnv: true,
-          env: {
-            PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
-            HOME: dir,
-            MLFLOW_TRACKING_URI: "databricks",
-            DATABRICKS_HOST: fake.url,
-            DATABRICKS_TOKEN: fake.token,
-            DATABRICKS_CONFIG_FILE: `${dir}/none.cfg`,
-            MLFLOW_DISABLE_TELEMETRY: "true",
-            PYTHONWARNINGS: "ignore",
-          },
-          stdin: "null",
-        }).output();
-        const stderr = new TextDecoder().decode(out.stderr);
-        assert.equal(out.code, 0, stderr);
-        return stderr;
-      };
-      const first = await mlflowRun();
-      const ours = await projectTarball(project);
+/** The oldest and newest installed MLflow: one with a token, one with OAuth M2M. */
+const E2E = [...new Set([testMlflowVenvs()[0], testMlflowVenvs().at(-1)])].filter((v) =>
+  v !== undefined
+).map((venv, i) => ({ venv, auth: i === 0 ? "token" : "oauth-m2m" }));
+
+for (const { venv, auth } of E2E) {
+  Deno.test({
+    name:
+      `fake Databricks: real \`mlflow run -b databricks\` of MLflow ${venv.version} (${auth}) uploads our tarball's sha256, submits, tags the run; a second run uploads nothing`,
+    ignore: noMlflow,
+    fn: async () => {
+      const dir = await Deno.makeTempDir({ prefix: "mlproject-dbfake-e2e-" });
       try {
-        const dbfsPath = `/mlflow-experiments/0/projects-code/${ours.sha256}.tar.gz`;
-        assert.deepEqual(fake.dbfsPaths(), [dbfsPath], "MLflow uploaded the archive we build");
-        assert.deepEqual(fake.dbfsFile(dbfsPath), await Deno.readFile(ours.path));
-        assert.ok(first.includes(`=== Uploading project to DBFS path /dbfs${dbfsPath} ===`));
+        await using server = await startMlflowServer(venv, dir);
+        await using fake = await startFakeDatabricks({ mlflowUrl: server.url });
+        const project = `${dir}/project`;
+        await Deno.mkdir(`${project}/mlruns/0`, { recursive: true });
+        await Deno.writeTextFile(
+          `${project}/MLproject`,
+          "name: p\nentry_points:\n  main:\n    parameters:\n      alpha: {type: float, default: 0.1}\n    command: python train.py {alpha}\n",
+        );
+        await Deno.writeTextFile(`${project}/train.py`, "print(1)\n");
+        await Deno.writeTextFile(`${project}/mlruns/0/meta.yaml`, "left out\n");
+        await Deno.symlink("train.py", `${project}/link.py`);
+        await Deno.writeTextFile(
+          `${dir}/cluster.json`,
+          JSON.stringify({ spark_version: "15.4.x-scala2.12", num_workers: 1 }),
+        );
+        const mlflowRun = async () => {
+          const out = await new Deno.Command(venv.mlflow, {
+            args: [
+              "run",
+              project,
+              "-b",
+              "databricks",
+              "--backend-config",
+              `${dir}/cluster.json`,
+              "-P",
+              "alpha=0.5",
+            ],
+            clearEnv: true,
+            env: {
+              PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+              HOME: dir,
+              MLFLOW_TRACKING_URI: "databricks",
+              DATABRICKS_HOST: fake.url,
+              ...(auth === "token" ? { DATABRICKS_TOKEN: fake.token } : {
+                DATABRICKS_CLIENT_ID: fake.oauth.clientId,
+                DATABRICKS_CLIENT_SECRET: fake.oauth.clientSecret,
+              }),
+              MLFLOW_EXPERIMENT_ID: "0",
+              DATABRICKS_CONFIG_FILE: `${dir}/none.cfg`,
+              MLFLOW_DISABLE_TELEMETRY: "true",
+              PYTHONWARNINGS: "ignore",
+            },
+            stdin: "null",
+          }).output();
+          const stderr = new TextDecoder().decode(out.stderr);
+          assert.equal(out.code, 0, stderr);
+          return stderr;
+        };
+        const first = await mlflowRun();
+        const ours = await projectTarball(project);
+        try {
+          const dbfsPath = `/mlflow-experiments/0/projects-code/${ours.sha256}.tar.gz`;
+          assert.deepEqual(fake.dbfsPaths(), [dbfsPath], "MLflow uploaded the archive we build");
+          assert.deepEqual(fake.dbfsFile(dbfsPath), await Deno.readFile(ours.path));
+          assert.ok(first.includes(`=== Uploading project to DBFS path /dbfs${dbfsPath} ===`));
+        } finally {
+          await Deno.remove(ours.path);
+        }
+        assert.equal(fake.count(`/dbfs/mlflow-experiments/`, "POST"), 1);
+        const payload = fake.submittedPayloads()[0]!;
+        const task = payload.shell_command_task as { command: string[]; env_vars: unknown };
+        assert.deepEqual(task.command.slice(0, 2), ["bash", "-c"]);
+        assert.match(task.command[2]!, /-P alpha=0\.5/);
+        assert.deepEqual(task.env_vars, {
+          MLFLOW_TRACKING_URI: "databricks",
+          MLFLOW_EXPERIMENT_ID: "0",
+        });
+        assert.deepEqual(payload.libraries, [{ pypi: { package: `mlflow==${venv.version}` } }]);
+        const [run] = await server.runs();
+        const tags = Object.fromEntries(run!.data.tags!.map((t) => [t.key, t.value]));
+        const submitted = fake.runs[0]!;
+        assert.equal(tags["mlflow.databricks.runURL"], submitted.run_page_url);
+        assert.equal(tags["mlflow.databricks.shellJobRunID"], String(submitted.run_id));
+        assert.equal(tags["mlflow.databricks.shellJobID"], String(submitted.job_id));
+        assert.equal(tags["mlflow.databricks.webappURL"], fake.url);
+        assert.equal(tags["mlflow.project.backend"], "databricks");
+        // The same project again: get-status finds it, nothing is uploaded.
+        const second = await mlflowRun();
+        assert.ok(second.includes("=== Project already exists in DBFS ==="), second);
+        assert.equal(fake.count(`/dbfs/mlflow-experiments/`, "POST"), 1);
+        assert.deepEqual(
+          fake.requests.filter((r) => r.path === "/api/2.0/dbfs/get-status").map((r) => r.status),
+          [404, 200],
+        );
+        const apiAuth = new Set(
+          fake.requests.filter((r) => r.path.startsWith("/api/")).map((r) => r.auth),
+        );
+        assert.deepEqual([...apiAuth], [auth === "token" ? "pat" : "oauth"]);
       } finally {
-        await Deno.remove(ours.path);
+        await Deno.remove(dir, { recursive: true });
       }
-      assert.equal(fake.count(`/dbfs/mlflow-experiments/`, "POST"), 1);
-      const payload = fake.submittedPayloads()[0]!;
-      const task = payload.shell_command_task as { command: string[]; env_vars: unknown };
-      assert.deepEqual(task.command.slice(0, 2), ["bash", "-c"]);
-      assert.match(task.command[2]!, /-P alpha=0\.5/);
-      assert.deepEqual(task.env_vars, {
-        MLFLOW_TRACKING_URI: "databricks",
-        MLFLOW_EXPERIMENT_ID: "0",
-      });
-      assert.deepEqual(payload.libraries, [{ pypi: { package: `mlflow==${VENV!.version}` } }]);
-      const [run] = await server.runs();
-      const tags = Object.fromEntries(run!.data.tags!.map((t) => [t.key, t.value]));
-      const submitted = fake.runs[0]!;
-      assert.equal(tags["mlflow.databricks.runURL"], submitted.run_page_url);
-      assert.equal(tags["mlflow.databricks.shellJobRunID"], String(submitted.run_id));
-      assert.equal(tags["mlflow.databricks.shellJobID"], String(submitted.job_id));
-      assert.equal(tags["mlflow.databricks.webappURL"], fake.url);
-      assert.equal(tags["mlflow.project.backend"], "databricks");
-      // The same project again: get-status finds it, nothing is uploaded.
-      const second = await mlflowRun();
-      assert.ok(second.includes("=== Project already exists in DBFS ==="), second);
-      assert.equal(fake.count(`/dbfs/mlflow-experiments/`, "POST"), 1);
-      assert.deepEqual(
-        fake.requests.filter((r) => r.path === "/api/2.0/dbfs/get-status").map((r) => r.status),
-        [404, 200],
-      );
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
-});
+    },
+  });
+}
 
 Deno.test("fake Databricks: a reset fault drops the connection without an answer; the next request is served", async () => {
   await using fake = await startFakeDatabricks();
