@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { InterruptedError, MlprojectError, UsageError } from "./lib/system/errors.ts";
+import { InterruptedError } from "./lib/system/errors.ts";
 import { printErr, printOut } from "./lib/system/output.ts";
-import { reportError } from "./cli/report_error.ts";
+import { reportFailure } from "./cli/report_error.ts";
 import { VERSION } from "./lib/system/version.ts";
 
 const MAIN_HELP = `Usage: mlproject [OPTIONS] COMMAND [ARGS]...
@@ -24,6 +24,8 @@ Commands:
   env  List, remove and garbage-collect cached Python environments.
   run  Run an MLflow project from a directory, git repository or archive.
 `;
+
+const MAIN_OPTIONS = ["--env-file", "--version", "--help", "-h"];
 
 /**
  * Deno drops one trailing `\r` from each argument; on Linux the kernel's copy of the command line
@@ -57,14 +59,18 @@ async function main(argv: string[]): Promise<number> {
     }
     if (arg === "--env-file" || arg.startsWith("--env-file=")) {
       const path = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : argv[++i];
-      if (path === undefined) throw new UsageError("Option '--env-file' requires an argument.");
+      if (path === undefined) {
+        const { usageError } = await import("./cli/usage_errors.ts");
+        throw usageError("Option '--env-file' requires an argument.", "mlproject");
+      }
       const { loadDotenv } = await import("./lib/system/dotenv.ts");
       loadDotenv(path, env);
       printErr(`Loaded environment variables from: ${path}`);
       i++;
       continue;
     }
-    throw new UsageError(`No such option: ${arg}`);
+    const { noSuchOption } = await import("./cli/usage_errors.ts");
+    throw noSuchOption(arg.split("=")[0]!, { known: MAIN_OPTIONS, command: "mlproject" });
   }
   const command = argv[i];
   if (command === undefined) {
@@ -82,7 +88,8 @@ async function main(argv: string[]): Promise<number> {
     const { envCommand } = await import("./cli/env_command.ts");
     return await envCommand(argv.slice(i + 1), env);
   }
-  throw new UsageError(`No such command '${command}'.`);
+  const { noSuchCommand } = await import("./cli/usage_errors.ts");
+  throw noSuchCommand(command, { known: ["env", "run"], command: "mlproject" });
 }
 
 /**
@@ -95,8 +102,7 @@ let onInterrupt: (() => void) | undefined;
 function installSignalHandler(): void {
   const handler = () => {
     if (onInterrupt !== undefined) return onInterrupt();
-    reportError(new InterruptedError("Interrupted"));
-    Deno.exit(130);
+    Deno.exit(reportFailure(new InterruptedError("Interrupted"), { argv: Deno.args }));
   };
   for (const s of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(s, handler);
 }
@@ -107,19 +113,8 @@ if (import.meta.main) {
   try {
     code = await main(withTrailingCr(Deno.args));
   } catch (e) {
-    if (e instanceof MlprojectError) {
-      reportError(e);
-      code = e.exitCode;
-    } else {
-      const debug = /^(1|true)$/i.test(Deno.env.get("MLPROJECT_DEBUG") ?? "");
-      const detail = e instanceof Error ? (debug ? e.stack ?? e.message : e.message) : String(e);
-      printErr(
-        `Error: unexpected failure: ${debug ? detail : detail.split("\n")[0]}${
-          debug ? "" : " (set MLPROJECT_DEBUG=1 for a stack trace)"
-        }`,
-      );
-      code = 1;
-    }
+    const debug = /^(1|true)$/i.test(Deno.env.get("MLPROJECT_DEBUG") ?? "");
+    code = reportFailure(e, { argv: Deno.args, debug });
   }
   Deno.exit(code);
 }

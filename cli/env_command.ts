@@ -5,6 +5,7 @@
  */
 import { UsageError } from "../lib/system/errors.ts";
 import { printErr, printOut } from "../lib/system/output.ts";
+import { noSuchCommand, noSuchOption, usageError } from "./usage_errors.ts";
 
 const ENV_HELP = `Usage: mlproject env COMMAND [ARGS]...
 
@@ -68,14 +69,19 @@ export async function envCommand(argv: string[], env: Record<string, string>): P
     return 0;
   }
   const help: Record<string, string> = { list: ENV_LIST_HELP, rm: ENV_RM_HELP, gc: ENV_GC_HELP };
-  if (help[sub] === undefined) throw new UsageError(`No such command 'env ${sub}'.`);
+  if (help[sub] === undefined) {
+    throw noSuchCommand(sub, { known: Object.keys(help), command: "mlproject env" });
+  }
+  const command = `mlproject env ${sub}`;
   if (rest.includes("-h") || rest.includes("--help")) {
     printOut(help[sub]!.trimEnd());
     return 0;
   }
   const cache = await import("../lib/envs/env_cache.ts");
   if (sub === "list") {
-    if (rest.length > 0) throw new UsageError(`Got unexpected extra argument (${rest.join(" ")})`);
+    if (rest.length > 0) {
+      throw usageError(`Got unexpected extra argument (${rest.join(" ")}).`, command);
+    }
     for (const line of cache.formatEnvironmentTable(cache.listEnvironments({ env }))) {
       printOut(line);
     }
@@ -83,8 +89,8 @@ export async function envCommand(argv: string[], env: Record<string, string>): P
   }
   if (sub === "rm") {
     const option = rest.find((a) => a.startsWith("-"));
-    if (option !== undefined) throw new UsageError(`No such option: ${option}`);
-    if (rest.length === 0) throw new UsageError("Missing argument 'KEY'.");
+    if (option !== undefined) throw noSuchOption(option, { known: ["--help"], command });
+    if (rest.length === 0) throw usageError("Missing argument 'KEY'.", command);
     for (const key of rest) printOut(`Removed ${await cache.removeEnvironment(key, { env })}`);
     return 0;
   }
@@ -94,10 +100,13 @@ export async function envCommand(argv: string[], env: Record<string, string>): P
     let value: string | undefined;
     if (arg === "--older-than") {
       value = rest[++i];
-      if (value === undefined) throw new UsageError("Option '--older-than' requires an argument.");
+      if (value === undefined) {
+        throw usageError("Option '--older-than' requires an argument.", command);
+      }
     } else if (arg.startsWith("--older-than=")) value = arg.slice("--older-than=".length);
-    else if (arg.startsWith("-")) throw new UsageError(`No such option: ${arg}`);
-    else throw new UsageError(`Got unexpected extra argument (${arg})`);
+    else if (arg.startsWith("-")) {
+      throw noSuchOption(arg.split("=")[0]!, { known: ["--older-than", "--help"], command });
+    } else throw usageError(`Got unexpected extra argument (${arg}).`, command);
     days = Number(value);
     if (value.trim() === "" || !Number.isFinite(days) || days < 0) {
       throw new UsageError(

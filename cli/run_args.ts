@@ -4,6 +4,9 @@
  * @module
  */
 import { UsageError } from "../lib/system/errors.ts";
+import { noSuchOption, usageError } from "./usage_errors.ts";
+
+const COMMAND = "mlproject run";
 
 /** `mlproject run --help`. */
 export const RUN_HELP = `Usage: mlproject run [OPTIONS] URI
@@ -168,19 +171,25 @@ export function parseRunArgs(
     }
     const name = RUN_OPTIONS[opt];
     if (name === undefined) {
-      throw new UsageError(`No such option: ${opt}`);
+      throw noSuchOption(opt, {
+        known: [...Object.keys(RUN_OPTIONS), ...Object.keys(RUN_FLAGS)],
+        command: COMMAND,
+      });
     }
     let value = inline;
     if (value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`Option '${opt}' requires an argument.`);
+      if (i + 1 >= argv.length) throw usageError(`Option '${opt}' requires an argument.`, COMMAND);
       value = argv[++i]!;
     }
     values.set(name, [...(values.get(name) ?? []), value]);
   }
   if (flags.has("help")) return "help";
-  if (positional.length === 0) throw new UsageError("Missing argument 'URI'.");
+  if (positional.length === 0) throw usageError("Missing argument 'URI'.", COMMAND);
   if (positional.length > 1) {
-    throw new UsageError(`Got unexpected extra argument (${positional.slice(1).join(" ")})`);
+    throw usageError(
+      `Got unexpected extra argument (${positional.slice(1).join(" ")}).`,
+      COMMAND,
+    );
   }
   const last = (name: string) => values.get(name)?.at(-1);
   const params: Record<string, string> = {};
@@ -193,10 +202,11 @@ export function parseRunArgs(
   }
   const envManager = last("env-manager");
   if (envManager !== undefined && !envManagers.includes(envManager)) {
-    throw new UsageError(
+    throw usageError(
       `Invalid value for '--env-manager': '${envManager}' is not one of ${
         envManagers.map((m) => `'${m}'`).join(", ")
       }.`,
+      COMMAND,
     );
   }
   const optional = (key: string, value: string | undefined) =>
@@ -221,4 +231,28 @@ export function parseRunArgs(
     json: flags.has("json"),
     dryRun: flags.has("dry-run"),
   } as RunArgs;
+}
+
+/**
+ * Whether `run`'s arguments ask for `--json` (before any `--`, not as another option's value):
+ * then even an error that stops the parse is reported as JSON on stdout.
+ *
+ * @param argv The arguments after `run`.
+ * @returns `true` when `--json` is among the flags.
+ *
+ * @example
+ * ```ts
+ * import { runArgsWantJson } from "./run_args.ts";
+ * console.assert(runArgsWantJson(["proj", "--json", "--bogus"]));
+ * console.assert(!runArgsWantJson(["proj", "--run-name", "--json"]));
+ * ```
+ */
+export function runArgsWantJson(argv: string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") return false;
+    if (arg === "--json") return true;
+    if (RUN_OPTIONS[arg] !== undefined) i++; // its value follows
+  }
+  return false;
 }

@@ -139,12 +139,14 @@ async function runAndReport(
   });
   deps.onSubmitted(submitted);
   let code = 0;
+  let error: string | undefined;
   try {
     await waitForRun(submitted, { reporter });
   } catch (e) {
     if (!(e instanceof MlprojectError)) throw e;
     reportError(e);
     code = e.exitCode;
+    error = e.message;
   }
   if (args.json) {
     printOut(JSON.stringify({
@@ -162,6 +164,7 @@ async function runAndReport(
           ? { mlflow_version: submitted.environment.mlflowVersion }
           : {}),
       }),
+      ...(error === undefined ? {} : { error, exit_code: code }),
     }));
   }
   return code;

@@ -15,6 +15,7 @@
  */
 export { run, type RunOptions, waitForRun } from "./run/run.ts";
 export { plan, type RunPlan } from "./run/plan.ts";
+export type { ProjectSource } from "./fetch/fetch_project.ts";
 export type { RunContext } from "./system/run_context.ts";
 export type { ContainerSpec, Invocation, Mount } from "./backends/invocation.ts";
 export type {

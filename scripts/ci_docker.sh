@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings up a Docker engine for tests/docker/ without systemd and without any registry:
-#   1. installs Debian's docker.io (dockerd), busybox-static and mmdebstrap when missing;
+#   1. installs Debian's docker.io (dockerd), busybox-static, mmdebstrap and docker-registry (the
+#      image registry tests start on 127.0.0.1, which dockerd trusts over plain HTTP) when missing;
 #   2. starts dockerd by hand unless `docker info` already answers (DOCKER_HOST honoured), waits
 #      for its socket; retries with --iptables=false and then the vfs storage driver when the
 #      default start fails on this kind of VM;
@@ -21,6 +22,7 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh || need+=(busybox-static)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   apt-get update -qq &&

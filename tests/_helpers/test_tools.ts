@@ -2,7 +2,7 @@
  * Independent real clients the tests validate fakes with, installed by
  * `scripts/install_test_tools.sh` (CI runs it) into one cached venv
  * `${MLPROJECT_TEST_TOOLS_VENV:-~/.cache/mlproject/test-tools}`: the official `kubernetes` and
- * `databricks-sdk` Python packages, and `actionlint`.
+ * `databricks-sdk` Python packages, `actionlint` and `shellcheck`.
  */
 
 /** The tools venv's directory. */
@@ -41,6 +41,15 @@ export function toolsPython(): string | undefined {
  */
 export function actionlintPath(): string | undefined {
   return executable(`${testToolsVenv()}/bin/actionlint`);
+}
+
+/**
+ * The `shellcheck` binary of the tools venv, when installed.
+ *
+ * @returns Its path, or `undefined`.
+ */
+export function shellcheckPath(): string | undefined {
+  return executable(`${testToolsVenv()}/bin/shellcheck`);
 }
 
 /** The skip reason for tests needing the tools venv. */

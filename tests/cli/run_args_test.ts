@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseRunArgs } from "../../cli/run_args.ts";
+import { parseRunArgs, runArgsWantJson } from "../../cli/run_args.ts";
 import { UsageError } from "../../lib/system/errors.ts";
 
 const MANAGERS = ["local", "conda", "virtualenv", "uv"];
@@ -56,16 +56,53 @@ Deno.test("parseRunArgs() refuses malformed command lines with usage errors", ()
     [["a", "b"], /unexpected extra argument \(b\)/],
     [["p", "-P", "novalue"], /Invalid format for -P parameter: 'novalue'/],
     [["p", "-P", "a=1", "-P", "a=2"], /Repeated parameter: 'a'/],
-    [["p", "--bogus"], /No such option: --bogus/],
+    [["p", "--bogus"], /^No such option '--bogus'\. Try 'mlproject run --help' for help\.$/],
     [["p", "-e"], /Option '-e' requires an argument/],
     [["p", "--env-manager", "pip"], /'pip' is not one of 'local'/],
     [["p", "--experiment-name", "a", "--experiment-id", "1"], /Specify only one of/],
   ];
   for (const [argv, message] of cases) {
     assert.throws(() => parseRunArgs(argv, { env: {}, envManagers: MANAGERS }), (e: Error) => {
+      assert.equal((e as UsageError).exitCode, 2);
       assert.ok(e instanceof UsageError, argv.join(" "));
       assert.match(e.message, message);
       return true;
     });
   }
+});
+
+Deno.test("parseRunArgs() suggests the close long options of a mistyped one, as click does", () => {
+  const cases: [string, string][] = [
+    ["--env-manger", "Did you mean '--env-manager'?"],
+    ["--entry", "Did you mean '--entry-point'?"],
+    ["--experiment", "(Did you mean one of: '--experiment-id', '--experiment-name'?)"],
+    ["--dryrun", "(Did you mean one of: '--dry-run', '--run-id'?)"],
+  ];
+  for (const [typo, hint] of cases) {
+    assert.throws(
+      () => parseRunArgs(["p", typo, "x"], { env: {}, envManagers: MANAGERS }),
+      (e: Error) => {
+        assert.equal(
+          e.message,
+          `No such option '${typo}'. ${hint} Try 'mlproject run --help' for help.`,
+        );
+        return true;
+      },
+    );
+  }
+  // click suggests long options only, and nothing when nothing is close.
+  for (const typo of ["-x", "--zzzzzz"]) {
+    assert.throws(
+      () => parseRunArgs(["p", typo], { env: {}, envManagers: MANAGERS }),
+      (e: Error) => !e.message.includes("Did you mean") && e.message.includes(`'${typo}'`),
+    );
+  }
+});
+
+Deno.test("runArgsWantJson() finds --json among the flags, not as a value or after --", () => {
+  assert.equal(runArgsWantJson(["p", "--bogus", "--json"]), true);
+  assert.equal(runArgsWantJson(["--json"]), true);
+  assert.equal(runArgsWantJson(["p", "--run-name", "--json"]), false);
+  assert.equal(runArgsWantJson(["p", "--", "--json"]), false);
+  assert.equal(runArgsWantJson(["p"]), false);
 });

@@ -12,6 +12,7 @@ import type { MlflowVenv } from "../_helpers/mlflow_venvs.ts";
 import {
   compatEnv,
   compatTest,
+  lastJson,
   PARALLEL_STEP,
   pinnedVersions,
   python,
@@ -89,7 +90,11 @@ compatTest(
         const out = await runProject(project, { cwd: dir, env });
         const why = `MLflow ${venv.version} child, database made by ${other}:\n${out.stderr}`;
         assert.equal(out.code, 1, why);
-        assert.equal(out.stdout, "", why);
+        // --json: the refusal is the one object on stdout; no run was created.
+        const error = lastJson(out.stdout);
+        assert.equal(out.stdout.trim().split("\n").length, 1, why);
+        assert.equal(error.exit_code, 1, why);
+        assert.ok(String(error.error).includes(db), why);
         assert.ok(out.stderr.includes(db), `the message names the file: ${why}`);
         assert.ok(out.stderr.includes(own), `the message names the expected revision: ${why}`);
         assert.ok(

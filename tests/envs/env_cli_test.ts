@@ -24,11 +24,31 @@ Deno.test("mlproject env usage mistakes exit 2 with a one-line error; an unknown
   await using tmp = await tempDir();
   const env = envTestEnv(`${tmp.path}/envs`);
   const cases: [string[], string][] = [
-    [["env", "bogus"], "Error: No such command 'env bogus'.\n"],
-    [["env", "rm"], "Error: Missing argument 'KEY'.\n"],
-    [["env", "rm", "--force", "k"], "Error: No such option: --force\n"],
-    [["env", "list", "extra"], "Error: Got unexpected extra argument (extra)\n"],
-    [["env", "gc", "--older-than"], "Error: Option '--older-than' requires an argument.\n"],
+    [
+      ["env", "bogus"],
+      "Error: No such command 'bogus'. Try 'mlproject env --help' for help.\n",
+    ],
+    [
+      ["env", "lst"],
+      "Error: No such command 'lst'. Did you mean 'list'? Try 'mlproject env --help' for help.\n",
+    ],
+    [["env", "rm"], "Error: Missing argument 'KEY'. Try 'mlproject env rm --help' for help.\n"],
+    [
+      ["env", "rm", "--force", "k"],
+      "Error: No such option '--force'. Try 'mlproject env rm --help' for help.\n",
+    ],
+    [
+      ["env", "list", "extra"],
+      "Error: Got unexpected extra argument (extra). Try 'mlproject env list --help' for help.\n",
+    ],
+    [
+      ["env", "gc", "--older-then=3"],
+      "Error: No such option '--older-then'. Did you mean '--older-than'? Try 'mlproject env gc --help' for help.\n",
+    ],
+    [
+      ["env", "gc", "--older-than"],
+      "Error: Option '--older-than' requires an argument. Try 'mlproject env gc --help' for help.\n",
+    ],
     [
       ["env", "gc", "--older-than", "soon"],
       "Error: Invalid value for '--older-than': 'soon' is not a non-negative number of days.\n",

@@ -98,7 +98,11 @@ Deno.test("virtualenv: a pip failure fails before any run is created, caches not
   for (let attempt = 0; attempt < 2; attempt++) {
     const out = await runCli(["run", project, "--json"], { cwd: tmp.path, env });
     assert.equal(out.code, 1);
-    assert.equal(out.stdout, "");
+    // --json: no run, so stdout is the error object alone.
+    const error = JSON.parse(out.stdout);
+    assert.deepEqual(Object.keys(error), ["error", "exit_code"]);
+    assert.match(error.error, /^Creating the environment failed: /);
+    assert.equal(error.exit_code, 1);
     assert.match(out.stderr, /\[1\/3\] creating the virtualenv/, `attempt ${attempt} builds`);
     assert.match(out.stderr, /No matching distribution found for no-such-package-mlproject-test/);
     assert.match(

@@ -15,6 +15,10 @@ export interface TestCertificates {
   serverKeyPath: string;
   /** Client certificate followed by its key, in one file. */
   clientPemPath: string;
+  /** Client certificate alone (CN `test-user`, X.509 v3, signed by the CA). */
+  clientCertPath: string;
+  /** Its private key alone (PKCS#8 PEM). */
+  clientKeyPath: string;
   /** A second CA that signed nothing we serve. */
   otherCaPath: string;
 }
@@ -139,6 +143,8 @@ export async function makeTestCertificates(dir: string): Promise<TestCertificate
     serverCertPath: `${dir}/server.crt`,
     serverKeyPath: `${dir}/server.key`,
     clientPemPath: `${dir}/client.pem`,
+    clientCertPath: `${dir}/client.crt`,
+    clientKeyPath: `${dir}/client.key`,
     otherCaPath: `${dir}/other.crt`,
   };
 }
@@ -146,10 +152,11 @@ export async function makeTestCertificates(dir: string): Promise<TestCertificate
 const PROXY_PY = `
 import socket, ssl, sys, threading
 cert, key, ca, backend = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+anonymous = int(sys.argv[5]) if len(sys.argv) > 5 else 0
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 ctx.load_verify_locations(ca)
-ctx.verify_mode = ssl.CERT_REQUIRED
+ctx.verify_mode = ssl.CERT_OPTIONAL if anonymous else ssl.CERT_REQUIRED
 srv = socket.socket()
 srv.bind(("127.0.0.1", 0))
 srv.listen(64)
@@ -176,9 +183,10 @@ def serve(raw):
         print("handshake-failed", e, file=sys.stderr, flush=True)
         raw.close()
         return
-    cn = dict(x[0] for x in conn.getpeercert()["subject"]).get("commonName")
+    peer = conn.getpeercert()
+    cn = dict(x[0] for x in peer["subject"]).get("commonName") if peer else None
     print("client", cn, file=sys.stderr, flush=True)
-    up = socket.create_connection(("127.0.0.1", backend))
+    up = socket.create_connection(("127.0.0.1", backend if peer else anonymous))
     threading.Thread(target=pump, args=(conn, up), daemon=True).start()
     pump(up, conn)
 while True:
@@ -191,10 +199,28 @@ export interface MtlsProxy extends AsyncDisposable {
   url: string;
 }
 
-/** Starts an mTLS front on 127.0.0.1 that forwards to `backendPort` (plain HTTP). */
+/** Options of {@linkcode startMtlsProxy}. */
+export interface MtlsProxyOptions {
+  /**
+   * Make the client certificate optional: connections that present none go to this plain port
+   * instead of `backendPort` (so the backend knows which connections a certificate
+   * authenticated). A certificate that does not verify still fails the handshake.
+   */
+  withoutCertPort?: number;
+}
+
+/**
+ * Starts an mTLS front on 127.0.0.1 that forwards to `backendPort` (plain HTTP).
+ *
+ * @example
+ * ```ts ignore
+ * await using proxy = await startMtlsProxy(certs, plain.port);
+ * ```
+ */
 export async function startMtlsProxy(
   certs: TestCertificates,
   backendPort: number,
+  options: MtlsProxyOptions = {},
 ): Promise<MtlsProxy> {
   const child = new Deno.Command("python3", {
     args: [
@@ -204,6 +230,7 @@ export async function startMtlsProxy(
       certs.serverKeyPath,
       certs.caCertPath,
       String(backendPort),
+      ...(options.withoutCertPort === undefined ? [] : [String(options.withoutCertPort)]),
     ],
     stdout: "piped",
     stderr: "null",
