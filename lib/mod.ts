@@ -27,6 +27,7 @@ export type {
   RemoteLaunch,
 } from "./backends/backend.ts";
 export {
+  type ClusterChoice,
   type DatabricksConfig,
   DEFAULT_CLUSTER_MLFLOW_VERSION,
   parseDatabricksConfig,
