@@ -302,8 +302,9 @@ export class RestStore implements TrackingStore {
         Object.assign(headers, await authorize(auth));
         const response = await httpRequest(url, init);
         this.requestCount++;
-        if (response.status !== 401) return response;
-        // The token was revoked or expired early: one more try with a new one.
+        if (response.status !== 401 && response.status !== 403) return response;
+        // The token was revoked or expired early (Databricks: 403 "Invalid access token"): one
+        // more try with a new one.
         await response.body?.cancel();
         Object.assign(headers, await authorize({ ...auth, refresh: true }));
       }

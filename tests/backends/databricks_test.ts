@@ -443,6 +443,20 @@ Deno.test({
         assert.ok(others.some((r) => r.path.startsWith("/api/2.0/mlflow/")));
         assert.ok(others.some((r) => r.path.startsWith("/api/2.0/jobs/")));
         assert.deepEqual([...new Set(others.map((r) => r.auth))], ["oauth"]);
+
+        // A token the workspace no longer accepts (403) is replaced once, then reused.
+        fake.expireTokens();
+        const again = await run(`${w.dir}/proj`, {
+          ...runOptions(w),
+          env: {
+            ...env,
+            DATABRICKS_CLIENT_ID: fake.oauth.clientId,
+            DATABRICKS_CLIENT_SECRET: fake.oauth.clientSecret,
+          },
+          reporter: capture(),
+        });
+        assert.equal(await again.getStatus(), "FINISHED");
+        assert.equal(fake.requests.filter((r) => r.path === "/oidc/v1/token").length, 2);
       });
     }, t),
 });
