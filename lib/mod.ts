@@ -24,7 +24,14 @@ export type {
   BackendCheckResult,
   Execution,
   LaunchJob,
+  RemoteLaunch,
 } from "./backends/backend.ts";
+export {
+  type ClusterChoice,
+  type DatabricksConfig,
+  DEFAULT_CLUSTER_MLFLOW_VERSION,
+  parseDatabricksConfig,
+} from "./databricks/backend_config.ts";
 export type { RunEnvironment, RunStatus, SubmittedRun } from "./run/submitted_run.ts";
 export {
   ExecutionException,

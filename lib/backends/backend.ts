@@ -26,8 +26,10 @@ export interface BackendCheckRequest {
   readonly environment: string;
   /** Directory relative paths of the configuration belong to. */
   readonly cwd?: string;
-  /** The caller's environment variables. */
+  /** The run's environment variables (kubeconfig, credentials such as `DATABRICKS_*`). */
   readonly env?: Readonly<Record<string, string>>;
+  /** The project's MLproject file, if it has one. */
+  readonly projectFile?: string;
 }
 
 /** What a backend's check adds to the plan. */
@@ -60,6 +62,31 @@ export interface LaunchJob {
   readonly stdout: OutputMode;
   /** Milliseconds between TERM and KILL on cancel. */
   readonly killGraceMs: number;
+  /** The project as given (for backends with `remoteEnvironment`). */
+  readonly remote?: RemoteLaunch;
+  /** Records tags on the run (what a backend learns only once the job exists: its URL). */
+  readonly recordTags?: (tags: readonly [string, string][]) => Promise<void>;
+  /** Aborting stops a launch in progress (an upload); a started job is cancelled by the caller. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The project as given, for backends that run `mlflow run` where the job runs (Databricks):
+ * they ship the project and the user's choices instead of a local invocation.
+ */
+export interface RemoteLaunch {
+  /** The project URI as given (in job names). */
+  readonly uri: string;
+  /** The fetched project directory. */
+  readonly dir: string;
+  /** Entry point name. */
+  readonly entryPoint: string;
+  /** The parameters as the user gave them (values as Python's `str()`), in order. */
+  readonly parameters: readonly (readonly [string, string])[];
+  /** `--env-manager`, if given. */
+  readonly envManager?: string;
+  /** The tracking URI as resolved for the run (`databricks://<profile>` kept). */
+  readonly trackingUri: string;
 }
 
 /** A started job, as its backend sees it. */
@@ -76,6 +103,11 @@ export interface Execution {
 export interface Backend {
   /** Backend name as recorded in `mlflow.project.backend`. */
   readonly name: string;
+  /**
+   * `true` when the job builds its environment where it runs (`mlflow run` on a cluster): the
+   * plan chooses the environment but nothing is built, probed or downloaded here.
+   */
+  readonly remoteEnvironment?: boolean;
   /** Plan stage: validates configuration and tracking URI; writes and starts nothing. */
   check?(request: BackendCheckRequest): BackendCheckResult | Promise<BackendCheckResult>;
   /** Starts the recorded run and returns at once. */

@@ -7,6 +7,7 @@ import type { Backend } from "./backend.ts";
 import { ExecutionException } from "../system/errors.ts";
 import { LocalBackend } from "./local.ts";
 import { KubernetesBackend } from "./kubernetes.ts";
+import { DatabricksBackend } from "./databricks.ts";
 
 /** Backend names MLflow knows, in the order its error message lists them. */
 export const KNOWN_BACKENDS = ["databricks", "kubernetes", "local"] as const;
@@ -16,7 +17,7 @@ export const KNOWN_BACKENDS = ["databricks", "kubernetes", "local"] as const;
  *
  * @param name Backend name (`local`, `databricks`, `kubernetes`).
  * @returns The backend.
- * @throws {ExecutionException} For an unknown backend, or one not supported yet.
+ * @throws {ExecutionException} For an unknown backend.
  *
  * @example
  * ```ts
@@ -27,9 +28,7 @@ export const KNOWN_BACKENDS = ["databricks", "kubernetes", "local"] as const;
 export function getBackend(name: string): Backend {
   if (name === "local") return new LocalBackend();
   if (name === "kubernetes") return new KubernetesBackend();
-  if (name === "databricks") {
-    throw new ExecutionException(`The '${name}' backend is not supported yet: use -b local`);
-  }
+  if (name === "databricks") return new DatabricksBackend();
   throw new ExecutionException(
     `Got unsupported execution mode ${name}. Supported values: [${
       KNOWN_BACKENDS.map((b) => `'${b}'`).join(", ")
@@ -39,3 +38,4 @@ export function getBackend(name: string): Backend {
 
 export { LocalBackend } from "./local.ts";
 export { KubernetesBackend, type KubernetesBackendOptions } from "./kubernetes.ts";
+export { DatabricksBackend } from "./databricks.ts";

@@ -92,7 +92,19 @@ export function localPathOf(value: string): string | undefined {
 /** Text of a user parameter value, as Python's `str()` would give it. */
 export type ParameterInput = string | number | boolean;
 
-function valueText(v: ParameterInput): string {
+/**
+ * A user parameter value as text, as Python's `str()` gives it (`true` → `True`).
+ *
+ * @param v The value.
+ * @returns The text.
+ *
+ * @example
+ * ```ts
+ * import { parameterText } from "./entry_point.ts";
+ * console.assert(parameterText(false) === "False" && parameterText(0.5) === "0.5");
+ * ```
+ */
+export function parameterText(v: ParameterInput): string {
   if (typeof v === "boolean") return v ? "True" : "False";
   return String(v);
 }
@@ -168,12 +180,12 @@ export class EntryPoint {
     this.validateParameters(user);
     const declared = new Map<string, string>();
     for (const spec of this.parameters.values()) {
-      const given = spec.name in user ? valueText(user[spec.name]!) : spec.default!;
+      const given = spec.name in user ? parameterText(user[spec.name]!) : spec.default!;
       declared.set(spec.name, this.#computeValue(spec, given, options));
     }
     const extra = new Map<string, string>();
     for (const [key, value] of Object.entries(user)) {
-      if (!this.parameters.has(key)) extra.set(key, valueText(value));
+      if (!this.parameters.has(key)) extra.set(key, parameterText(value));
     }
     return { declared, extra };
   }

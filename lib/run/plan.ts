@@ -222,7 +222,11 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
     // A malformed URI is refused before an environment is built for nothing.
     if (givenTrackingUri !== undefined) parseTrackingUri(givenTrackingUri, cwd);
     const dockerArgs = options.dockerArgs ?? [];
-    const environment = await planEnvironment(project, envManager, {
+    // A remote job (Databricks) builds its environment where it runs: nothing is planned here.
+    const remote = backend.remoteEnvironment
+      ? (await import("../envs/remote_environment.ts")).planRemoteEnvironment(project, envManager)
+      : undefined;
+    const environment = remote ?? await planEnvironment(project, envManager, {
       env,
       reporter,
       docker: {
@@ -260,6 +264,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       environment: environment.kind,
       cwd,
       env,
+      ...(project.file !== undefined ? { projectFile: project.file } : {}),
     });
 
     const { source } = fetched;

@@ -52,7 +52,9 @@ export function formatPlan(plan: RunPlan): string[] {
   }
   rows.push([
     "MLflow",
-    plan.environment.manager === "docker"
+    plan.backend.name === "databricks"
+      ? "installed on the Databricks cluster (backend config 'mlflow_version')"
+      : plan.environment.manager === "docker"
       ? "whatever the image has (not inspected)"
       : plan.mlflowVersion === undefined
       ? "unknown until the environment is built"

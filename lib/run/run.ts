@@ -21,6 +21,7 @@ import { TrackedRun } from "./tracked_run.ts";
 import type { RunInfo, RunStatus, TrackingStore } from "../tracking/tracking_store.ts";
 import { openTrackingStore, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { detectMlflow } from "../envs/mlflow_version.ts";
+import { parameterText } from "../project/entry_point.ts";
 
 export type { RunOptions } from "./run_options.ts";
 
@@ -94,6 +95,19 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       reporter,
       stdout: options.stdout ?? "inherit",
       killGraceMs: options.killGraceMs ?? 5000,
+      remote: {
+        uri: planned.plan.uri,
+        dir: fetched.workDir,
+        entryPoint: planned.plan.entryPoint,
+        parameters: Object.entries(options.parameters ?? {}).map(([k, v]) => [
+          k,
+          parameterText(v),
+        ]),
+        ...(options.envManager !== undefined ? { envManager: options.envManager } : {}),
+        trackingUri: prepared.trackingUri,
+      },
+      recordTags: (tags) => store!.logBatch(runInfo!.runId, { tags: [...tags] }),
+      signal: setup.signal,
     });
     const environment = prepared.environment;
     const submitted = new TrackedRun(execution, {
@@ -104,7 +118,10 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
         kind: environment.kind,
         ...(environment.key !== undefined ? { key: environment.key } : {}),
         ...(environment.cacheHit !== undefined ? { cacheHit: environment.cacheHit } : {}),
-        mlflowVersion: prepared.mlflow?.version ?? null,
+        // A remote job's MLflow is installed where it runs: not known here.
+        ...(planned.backend.remoteEnvironment
+          ? {}
+          : { mlflowVersion: prepared.mlflow?.version ?? null }),
       },
     });
     launched = true;
@@ -176,6 +193,13 @@ async function prepare(
     reporter,
     ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
   });
+  if (planned.backend.remoteEnvironment) {
+    // The job builds its environment and downloads `path` values where it runs.
+    const trackingUri = planned.givenTrackingUri ??
+      resolveTrackingUri(env, { cwd, mlflowVersion: null });
+    const invocation = environment.invocation(planned.plan.command, planned.fetched.workDir);
+    return { environment, mlflow: undefined, trackingUri, invocation };
+  }
   // The MLflow the entry point will import decides the default store and its schema.
   const mlflow = environment.python === undefined
     ? undefined

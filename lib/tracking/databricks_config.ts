@@ -1,7 +1,8 @@
 /**
  * Databricks credentials for `databricks` and `databricks://<profile>` tracking URIs, as MLflow
  * resolves them: a URI profile is read alone from the config file; otherwise `DATABRICKS_HOST`
- * with `DATABRICKS_TOKEN` (or `DATABRICKS_USERNAME`/`DATABRICKS_PASSWORD`), filled in from the
+ * with `DATABRICKS_TOKEN` (or `DATABRICKS_USERNAME`/`DATABRICKS_PASSWORD`, or OAuth M2M
+ * `DATABRICKS_CLIENT_ID`/`DATABRICKS_CLIENT_SECRET`), filled in from the
  * profile `$DATABRICKS_CONFIG_PROFILE` (default `DEFAULT`) of `$DATABRICKS_CONFIG_FILE`
  * (default `~/.databrickscfg`).
  *
@@ -13,6 +14,7 @@ import { join } from "../system/paths.ts";
 import { parseIni } from "./_ini.ts";
 import { readUserFileSync } from "../system/user_file.ts";
 import { booleanSetting, type HostCredentials } from "./host_credentials.ts";
+import { databricksOAuthToken } from "./databricks_oauth.ts";
 
 /**
  * The profile a Databricks tracking URI names: `undefined` for `databricks`, the name for
@@ -148,7 +150,8 @@ export function databricksHostCredentials(
     for (const [key, name] of envPairs) if (env[name]) fromEnv[key] = env[name]!.trim();
     const complete = fromEnv.host !== undefined &&
       (fromEnv.token !== undefined ||
-        (fromEnv.username !== undefined && fromEnv.password !== undefined));
+        (fromEnv.username !== undefined && fromEnv.password !== undefined) ||
+        (fromEnv.clientId !== undefined && fromEnv.clientSecret !== undefined));
     const named = env.DATABRICKS_CONFIG_PROFILE || undefined;
     const fromFile = complete && named === undefined
       ? {}
@@ -162,6 +165,7 @@ export function databricksHostCredentials(
   const headers: Record<string, string> = {};
   const secrets: string[] = [];
   const childEnv: Record<string, string> = {};
+  let authorize: HostCredentials["authorize"];
   let host = config.host.replace(/\/+$/, "");
   if (!/^https?:\/\//i.test(host)) host = `https://${host}`;
   childEnv.DATABRICKS_HOST = host;
@@ -175,12 +179,21 @@ export function databricksHostCredentials(
     childEnv.DATABRICKS_USERNAME = config.username;
     childEnv.DATABRICKS_PASSWORD = config.password;
   } else if (config.clientId !== undefined && config.clientSecret !== undefined) {
+    // OAuth M2M: a token from the workspace's /oidc/v1/token, fetched on the first request.
+    const oauth = { host, clientId: config.clientId, clientSecret: config.clientSecret };
+    secrets.push(config.clientSecret, basicAuthorization(oauth.clientId, oauth.clientSecret));
+    childEnv.DATABRICKS_CLIENT_ID = config.clientId;
+    childEnv.DATABRICKS_CLIENT_SECRET = config.clientSecret;
+    authorize = async (options) => {
+      const token = await databricksOAuthToken(oauth, { ...options, env });
+      if (!secrets.includes(token.accessToken)) secrets.push(token.accessToken);
+      return { Authorization: `Bearer ${token.accessToken}` };
+    };
+  } else {
     throw failure(
       uri,
-      "OAuth machine-to-machine credentials (client_id and client_secret) are not supported yet; use a personal access token (token or DATABRICKS_TOKEN)",
+      `host '${host}' has no token, nor username and password, nor client_id and client_secret`,
     );
-  } else {
-    throw failure(uri, `host '${host}' has no token, nor username and password`);
   }
   const insecure = booleanSetting({ insecure: config.insecure }, "insecure");
   if (config.insecure !== undefined) childEnv.DATABRICKS_INSECURE = config.insecure;
@@ -199,5 +212,6 @@ export function databricksHostCredentials(
       ? `check 'token' of profile '${profile}' in '${file}'`
       : "check DATABRICKS_TOKEN (or the 'token' of your Databricks profile) and its permissions",
     databricks: true,
+    ...(authorize !== undefined ? { authorize } : {}),
   };
 }

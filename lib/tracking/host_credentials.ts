@@ -34,6 +34,13 @@ export interface HostCredentials {
   authHint: string;
   /** Whether this is a Databricks workspace (no experiment 0, names are workspace paths). */
   databricks: boolean;
+  /**
+   * Headers that authenticate a request when they change over time (OAuth M2M access tokens),
+   * merged over `headers` before every request; `refresh` asks for a new token after a 401.
+   */
+  authorize?: (
+    options: { signal?: AbortSignal; client?: Deno.HttpClient; refresh?: boolean },
+  ) => Promise<Record<string, string>>;
 }
 
 /**

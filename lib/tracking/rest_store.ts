@@ -296,6 +296,18 @@ export class RestStore implements TrackingStore {
       );
     };
     try {
+      const authorize = this.#creds.authorize;
+      if (authorize !== undefined) {
+        const auth = { ...(signal !== undefined ? { signal } : {}), client: init.client };
+        Object.assign(headers, await authorize(auth));
+        const response = await httpRequest(url, init);
+        this.requestCount++;
+        if (response.status !== 401 && response.status !== 403) return response;
+        // The token was revoked or expired early (Databricks: 403 "Invalid access token"): one
+        // more try with a new one.
+        await response.body?.cancel();
+        Object.assign(headers, await authorize({ ...auth, refresh: true }));
+      }
       const response = await httpRequest(url, init);
       this.requestCount++;
       return response;

@@ -107,6 +107,33 @@ Deno.test("databricksHostCredentials() for 'databricks': env first, then DATABRI
   assert.equal(mixed.headers.Authorization, "Bearer dapi-default");
 });
 
+Deno.test("databricksHostCredentials() of an OAuth M2M profile: a token source, client id and secret for the child", async () => {
+  await using tmp = await tempDir();
+  const file = `${tmp.path}/cfg.ini`;
+  await Deno.writeTextFile(file, CFG);
+  const creds = databricksHostCredentials("databricks://oauth", { DATABRICKS_CONFIG_FILE: file });
+  assert.equal(creds.host, "https://oauth.example.com");
+  assert.equal(creds.headers.Authorization, undefined);
+  assert.equal(typeof creds.authorize, "function");
+  assert.ok(creds.secrets.includes("secret"));
+  assert.deepEqual(creds.childEnv, {
+    DATABRICKS_HOST: "https://oauth.example.com",
+    DATABRICKS_CLIENT_ID: "id",
+    DATABRICKS_CLIENT_SECRET: "secret",
+  });
+  // From the environment too; a token wins over the client.
+  const env = {
+    DATABRICKS_HOST: "h.example.com",
+    DATABRICKS_CLIENT_ID: "a",
+    DATABRICKS_CLIENT_SECRET: "b-secret",
+    DATABRICKS_CONFIG_FILE: `${tmp.path}/none`,
+  };
+  assert.equal(typeof databricksHostCredentials("databricks", env).authorize, "function");
+  const pat = databricksHostCredentials("databricks", { ...env, DATABRICKS_TOKEN: "dapi-x" });
+  assert.equal(pat.authorize, undefined);
+  assert.equal(pat.headers.Authorization, "Bearer dapi-x");
+});
+
 Deno.test("databricksHostCredentials() fails with MLflow's message and never shows a token", async () => {
   await using tmp = await tempDir();
   const file = `${tmp.path}/cfg.ini`;
@@ -117,7 +144,6 @@ Deno.test("databricksHostCredentials() fails with MLflow's message and never sho
       { DATABRICKS_CONFIG_FILE: file },
       /profile 'prod' not found in '.*cfg\.ini'/,
     ],
-    ["databricks://oauth", { DATABRICKS_CONFIG_FILE: file }, /OAuth machine-to-machine/],
     ["databricks://cli", { DATABRICKS_CONFIG_FILE: file }, /databricks-cli/],
     ["databricks", { DATABRICKS_CONFIG_FILE: `${tmp.path}/none` }, /no host is configured/],
     ["databricks", { DATABRICKS_CONFIG_FILE: file, DATABRICKS_CONFIG_PROFILE: "x" }, /profile 'x'/],
