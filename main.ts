@@ -9,6 +9,7 @@ import { InterruptedError, MlprojectError, UsageError } from "./lib/system/error
 import { printErr, printOut } from "./lib/system/output.ts";
 import { reportError } from "./cli/report_error.ts";
 import { VERSION } from "./lib/system/version.ts";
+import { enableTiming, mark, timingMarks } from "./lib/system/timing.ts";
 
 const MAIN_HELP = `Usage: mlproject [OPTIONS] COMMAND [ARGS]...
 
@@ -102,6 +103,10 @@ function installSignalHandler(): void {
 }
 
 if (import.meta.main) {
+  if (Deno.env.get("MLPROJECT_TIMING") === "1") {
+    enableTiming();
+    mark("main.ts loaded");
+  }
   installSignalHandler();
   let code: number;
   try {
@@ -121,5 +126,7 @@ if (import.meta.main) {
       code = 1;
     }
   }
+  mark("done");
+  if (timingMarks().length > 0) printErr(`mlproject-timing: ${JSON.stringify(timingMarks())}`);
   Deno.exit(code);
 }
