@@ -8,6 +8,7 @@ import { printErr, printOut, stderrReporter } from "../lib/system/output.ts";
 import { parseRunArgs, RUN_HELP, type RunArgs } from "./run_args.ts";
 import { reportError } from "./report_error.ts";
 import { parseDockerArgs } from "../lib/docker/run_args.ts";
+import { ENV_MANAGERS } from "../lib/envs/environment.ts";
 import { mark } from "../lib/system/timing.ts";
 
 /**
@@ -35,7 +36,6 @@ export async function runCommand(
   },
 ): Promise<number> {
   const { env, onInterrupt } = options;
-  const { ENV_MANAGERS } = await import("../lib/envs/environment.ts");
   const args = parseRunArgs(argv, { env, envManagers: ENV_MANAGERS });
   mark("arguments parsed");
   if (args === "help") {
