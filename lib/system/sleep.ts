@@ -32,12 +32,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+function timer(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
 /**
- * Lets the event loop turn once (it waits about a millisecond), so that a signal that arrived
- * during synchronous work has its listeners run before the caller goes on. Unlike `setTimeout`,
- * whose first use loads Node's timers (~10 ms), this costs nothing to load.
+ * Lets the event loop handle the signals that arrived during synchronous work: when this
+ * resolves, their listeners have run. Deno reads signals only while its event loop waits; a
+ * timer that has already expired when the loop looks (a loaded machine) does not make it wait, so
+ * a second timer is started once the first fired, and a few promise reactions follow for a signal
+ * handled in the same turn. Unlike `setTimeout`, whose first use loads Node's timers (~10 ms),
+ * this loads nothing.
  *
- * @returns A promise that resolves after the turn.
+ * @returns A promise that resolves once pending signals were handled.
  *
  * @example
  * ```ts
@@ -45,8 +54,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * await nextTurn();
  * ```
  */
-export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => {
-    AbortSignal.timeout(1).addEventListener("abort", () => resolve(), { once: true });
-  });
+export async function nextTurn(): Promise<void> {
+  await timer(1);
+  await timer(1);
+  for (let i = 0; i < 8; i++) await null;
 }

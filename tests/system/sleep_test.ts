@@ -1,25 +1,30 @@
 import assert from "node:assert/strict";
 import { nextTurn, sleep } from "../../lib/system/sleep.ts";
 
+/** Sends this process `signal` and returns a function telling whether its listener ran. */
+function raise(signal: Deno.Signal): { seen: () => boolean; [Symbol.dispose](): void } {
+  let seen = false;
+  const listener = () => {
+    seen = true;
+  };
+  Deno.addSignalListener(signal, listener);
+  Deno.kill(Deno.pid, signal);
+  return {
+    seen: () => seen,
+    [Symbol.dispose]: () => Deno.removeSignalListener(signal, listener),
+  };
+}
+
 Deno.test({
   name: "nextTurn() runs the listeners of a signal that arrived during synchronous work",
   ignore: Deno.build.os === "windows",
   fn: async () => {
-    let seen = false;
-    const listener = () => {
-      seen = true;
-    };
-    Deno.addSignalListener("SIGUSR2", listener);
-    try {
-      // Without a turn of the event loop the listener has not run yet.
-      Deno.kill(Deno.pid, "SIGUSR2");
-      await Promise.resolve();
-      assert.equal(seen, false);
-      await nextTurn();
-      assert.equal(seen, true);
-    } finally {
-      Deno.removeSignalListener("SIGUSR2", listener);
-    }
+    using raised = raise("SIGUSR2");
+    // Without a turn of the event loop the listener has not run yet.
+    await Promise.resolve();
+    assert.equal(raised.seen(), false);
+    await nextTurn();
+    assert.equal(raised.seen(), true);
   },
 });
 
