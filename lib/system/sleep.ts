@@ -39,12 +39,12 @@ function timer(ms: number): Promise<void> {
 }
 
 /**
- * Lets the event loop handle the signals that arrived during synchronous work: when this
- * resolves, their listeners have run. Deno reads signals only while its event loop waits; a
+ * Lets the event loop handle the signals that arrived during synchronous work, so that their
+ * listeners have run when this resolves. Deno reads signals only while its event loop waits; a
  * timer that has already expired when the loop looks (a loaded machine) does not make it wait, so
  * a second timer is started once the first fired, and a few promise reactions follow for a signal
- * handled in the same turn. Unlike `setTimeout`, whose first use loads Node's timers (~10 ms),
- * this loads nothing.
+ * handled in the same turn (a starved machine may still deliver a signal later). Unlike
+ * `setTimeout`, whose first use loads Node's timers (~10 ms), this loads nothing.
  *
  * @returns A promise that resolves once pending signals were handled.
  *
