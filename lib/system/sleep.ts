@@ -32,21 +32,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function timer(ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    AbortSignal.timeout(ms).addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
 /**
- * Lets the event loop handle the signals that arrived during synchronous work, so that their
- * listeners have run when this resolves. Deno reads signals only while its event loop waits; a
- * timer that has already expired when the loop looks (a loaded machine) does not make it wait, so
- * a second timer is started once the first fired, and a few promise reactions follow for a signal
- * handled in the same turn (a starved machine may still deliver a signal later). Unlike
- * `setTimeout`, whose first use loads Node's timers (~10 ms), this loads nothing.
+ * Lets the event loop turn once, as `setTimeout(resolve, 1)` does, so that a signal that arrived
+ * during synchronous work has its listeners run first (Deno reads signals while its event loop
+ * waits; a starved machine may deliver one later still). A few promise reactions follow, for a
+ * signal handled in the same turn as the timer. Unlike `setTimeout`, whose first use loads Node's
+ * timers (~10 ms), this loads nothing.
  *
- * @returns A promise that resolves once pending signals were handled.
+ * @returns A promise that resolves after the turn.
  *
  * @example
  * ```ts
@@ -55,7 +48,8 @@ function timer(ms: number): Promise<void> {
  * ```
  */
 export async function nextTurn(): Promise<void> {
-  await timer(1);
-  await timer(1);
+  await new Promise<void>((resolve) => {
+    AbortSignal.timeout(1).addEventListener("abort", () => resolve(), { once: true });
+  });
   for (let i = 0; i < 8; i++) await null;
 }
