@@ -7,6 +7,7 @@
  */
 import { dirname, isAbsolute, join, relative, resolve } from "../system/paths.ts";
 import { runCommand } from "../system/run_command.ts";
+import { readUserFileSync } from "../system/user_file.ts";
 
 // packed-refs of a large repository can be big; anything larger is not read.
 const GIT_FILE_MAX_BYTES = 256 * 1024 * 1024;
@@ -27,16 +28,9 @@ interface GitDirs {
   commonDir: string;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** A git file as UTF-8 text; `undefined` when it is missing, not a regular file, too big or not UTF-8. */
 function readText(path: string): string | undefined {
   try {
-    // These files are git's own, not user input: a stat and one read (no O_NONBLOCK open and
-    // chunked read as for user files) keep a run from paying for it on every `.git` file.
-    const stat = Deno.statSync(path);
-    if (!stat.isFile || stat.size > GIT_FILE_MAX_BYTES) return undefined;
-    return utf8.decode(Deno.readFileSync(path));
+    return readUserFileSync(path, { maxBytes: GIT_FILE_MAX_BYTES });
   } catch {
     return undefined;
   }
