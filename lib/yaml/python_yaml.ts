@@ -4,12 +4,8 @@
  *
  * @module
  */
-// js-yaml 4.1.0 (MIT): its `dist/js-yaml.mjs` byte for byte, named `.js` so that any file server
-// types it. Imported locally it needs no npm resolution or npm set-up (~2 ms off `--dry-run`; a
-// run that opens SQLite pays that set-up at `node:sqlite` instead), and `deno run` from a URL
-// needs no npm registry.
 // @ts-types="npm:@types/js-yaml@4.0.9"
-import { FAILSAFE_SCHEMA, load, Type, YAMLException } from "./_js_yaml.js";
+import { FAILSAFE_SCHEMA, load, Type, YAMLException } from "npm:js-yaml@4.1.0";
 import { decodeQuotedScalar, hasLineBreak, nodeStyleAt } from "./_yaml_scalars.ts";
 
 /** A Python `float` read from YAML (kept apart from ints so `1.0` renders as `1.0`). */
