@@ -7,7 +7,8 @@
  *    scripts/bench_project --env-manager local` (entry point `true`) minus that of `deno run -A`
  *    of an empty script minus that of `bash -c 'true'`, with a warm SQLite store and with a file
  *    store; and where that time goes: the median of each phase between the runner's
- *    `MLPROJECT_TIMING=1` marks (`lib/system/timing.ts`), taken from the timed SQLite runs;
+ *    `MLPROJECT_TIMING=1` marks (`lib/system/timing.ts`), taken from the timed SQLite runs; the
+ *    same for the bundled CLI (`deno task bundle`, rebuilt into `dist/cli/` first);
  * 2. `--help` and `run --help` against `deno run -A` of an empty script;
  * 3. peak RSS (`VmHWM`) of the runner process while its entry point sleeps 2 s, against a
  *    `deno run -A` script that only sleeps 2 s;
@@ -34,6 +35,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const PROJECT = "scripts/bench_project";
+/** The bundled CLI `deno task bundle` writes (rebuilt by the bench, so it matches the source). */
+const BUNDLE_MAIN = "dist/cli/main.js";
 /** The flags `deno task demo` / `deno task bench` use; every deno invocation here gets them. */
 const DENO_RUN = ["run", "-A"];
 
@@ -198,6 +201,20 @@ async function stopAll(): Promise<void> {
   );
   await Promise.all(waits);
   live.clear();
+}
+
+/** `deno task bundle`: the CLI bundled into `dist/cli/` (one module per dynamic import). */
+async function buildBundle(): Promise<void> {
+  await Deno.remove(join(ROOT, "dist", "cli"), { recursive: true }).catch(() => {});
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--code-splitting", "--outdir", "dist/cli", "main.ts"],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!built.success) {
+    throw new CommandFailed(`deno bundle failed: ${new TextDecoder().decode(built.stderr).trim()}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -524,6 +541,20 @@ async function main(): Promise<number> {
         args: [...DENO_RUN, "main.ts", "run", "--help"],
         env: base,
       },
+      // The same CLI bundled (`deno task bundle`: one module per dynamic import instead of one
+      // per source file).
+      bundle: {
+        label: "bundled: mlproject run (sqlite)",
+        cmd: deno,
+        args: [...DENO_RUN, BUNDLE_MAIN, ...runArgs.slice(DENO_RUN.length + 1)],
+        env: { ...sqliteEnv, MLPROJECT_TIMING: "1" },
+      },
+      bundleHelp: {
+        label: "bundled: mlproject --help",
+        cmd: deno,
+        args: [...DENO_RUN, BUNDLE_MAIN, "--help"],
+        env: base,
+      },
       ...(mlflow3 === undefined ? {} : dbSpecs),
     } satisfies Record<string, Spec>;
     type Key = keyof typeof specs | keyof typeof dbSpecs;
@@ -538,6 +569,7 @@ async function main(): Promise<number> {
     out(`project: ${PROJECT}, entry point 'main' = \`true\`; deno flags: ${DENO_RUN.join(" ")}`);
     out();
 
+    await buildBundle();
     // Warm-up: fills Deno's module/npm caches, creates the SQLite DB and the mlruns store.
     for (const key of order) await timeOnce(specOf(key));
     if (mlflow3 === undefined) {
@@ -559,23 +591,28 @@ async function main(): Promise<number> {
       Key,
       number[]
     >;
-    const phases = new Map<string, number[]>();
-    const inProcess: number[] = [];
-    const outside: number[] = [];
+    /** Phase durations, in-process totals and the rest of the wall time, of the marked runs. */
+    const newMarked = () => ({
+      phases: new Map<string, number[]>(),
+      inProcess: [] as number[],
+      outside: [] as number[],
+    });
+    const marked = { sqlite: newMarked(), bundle: newMarked() };
     for (let i = 0; i < runs; i++) {
       // Rotate the starting variant so no variant always follows the same one.
       for (let j = 0; j < order.length; j++) {
         const key = order[(i + j) % order.length]!;
         const wall = await timeOnce(specOf(key));
         times[key].push(wall);
-        if (key !== "sqlite" || lastMarks.length === 0) continue;
+        if ((key !== "sqlite" && key !== "bundle") || lastMarks.length === 0) continue;
+        const into = marked[key];
         let previous = 0;
         for (const [phase, at] of lastMarks) {
-          phases.set(phase, [...phases.get(phase) ?? [], at - previous]);
+          into.phases.set(phase, [...into.phases.get(phase) ?? [], at - previous]);
           previous = at;
         }
-        inProcess.push(previous);
-        outside.push(wall - previous);
+        into.inProcess.push(previous);
+        into.outside.push(wall - previous);
       }
     }
 
@@ -630,48 +667,42 @@ async function main(): Promise<number> {
       median(times[k].map((v, i) => minus.reduce((acc, m) => acc - times[m][i]!, v)));
     const overhead = paired("sqlite", ["empty", "bash"]);
     const overheadFile = paired("file", ["empty", "bash"]);
+    const overheadBundle = paired("bundle", ["empty", "bash"]);
+    const bundleHelpOwn = paired("bundleHelp", ["empty"]);
     const baselines = med.empty + med.bash;
     const helpOwn = paired("help", ["empty"]);
     const runHelpOwn = paired("runHelp", ["empty"]);
     const verdict = (ok: boolean) => (ok ? "within" : "OVER");
     const detectionTable = detectionReport(detection);
 
-    if (inProcess.length > 0) {
+    if (marked.sqlite.inProcess.length > 0 || marked.bundle.inProcess.length > 0) {
       out(
-        `Where a run's time goes (mlproject run, sqlite; medians of ${inProcess.length} runs; ` +
-          `each phase ends at its MLPROJECT_TIMING mark, in ms since deno started the runtime)`,
+        `Where a run's time goes (mlproject run, sqlite; median (min) of ${runs} runs; each phase ` +
+          `ends at its MLPROJECT_TIMING mark, in ms since deno started the runtime)`,
       );
-      const emptyOutside = med.empty;
+      const cell = (v: number[] | undefined) =>
+        v === undefined || v.length === 0 ? "-" : `${ms(median(v))} (${ms(Math.min(...v))})`;
+      const names = [...new Set([...marked.sqlite.phases.keys(), ...marked.bundle.phases.keys()])];
       table(
-        ["phase", "median", "min"],
+        ["phase", "main.ts", "bundled"],
         [
-          ...[...phases].map(([phase, v]) => [`  ${phase}`, ms(median(v)), ms(Math.min(...v))]),
+          ...names.map((n) => [
+            `  ${n}`,
+            cell(marked.sqlite.phases.get(n)),
+            cell(marked.bundle.phases.get(n)),
+          ]),
           [
-            "in-process total (start of runtime → last mark)",
-            ms(median(inProcess)),
-            ms(
-              Math.min(...inProcess),
-            ),
+            "in-process total (runtime start → last mark)",
+            cell(marked.sqlite.inProcess),
+            cell(marked.bundle.inProcess),
           ],
           [
             "deno startup and exit (wall − in-process)",
-            ms(median(outside)),
-            ms(Math.min(...outside)),
+            cell(marked.sqlite.outside),
+            cell(marked.bundle.outside),
           ],
-          [
-            "  the empty deno script, all of it (for comparison)",
-            ms(emptyOutside),
-            ms(
-              Math.min(...times.empty),
-            ),
-          ],
-          [
-            "  bash -c 'true' (the entry point's own time)",
-            ms(med.bash),
-            ms(
-              Math.min(...times.bash),
-            ),
-          ],
+          ["  the empty deno script, all of it", cell(times.empty), ""],
+          ["  bash -c 'true' (the entry point's own time)", cell(times.bash), ""],
         ],
       );
       out();
@@ -689,6 +720,15 @@ async function main(): Promise<number> {
           ratio(med.sqlite, baselines),
           `diff ≤ ${TARGET_OVERHEAD_MS} ms`,
           verdict(overhead <= TARGET_OVERHEAD_MS),
+        ],
+        [
+          "  bundled (deno task bundle), sqlite",
+          `${ms(baselines)} empty+bash`,
+          ms(med.bundle),
+          signed(overheadBundle, "ms"),
+          ratio(med.bundle, baselines),
+          `diff ≤ ${TARGET_OVERHEAD_MS} ms`,
+          verdict(overheadBundle <= TARGET_OVERHEAD_MS),
         ],
         [
           "runner overhead (run − empty − bash), file",
@@ -734,6 +774,15 @@ async function main(): Promise<number> {
           ratio(med.help, med.empty),
           `diff ≤ ${TARGET_HELP_MS} ms`,
           verdict(helpOwn <= TARGET_HELP_MS),
+        ],
+        [
+          "  bundled --help",
+          `${ms(med.empty)} empty`,
+          ms(med.bundleHelp),
+          signed(bundleHelpOwn, "ms"),
+          ratio(med.bundleHelp, med.empty),
+          `diff ≤ ${TARGET_HELP_MS} ms`,
+          verdict(bundleHelpOwn <= TARGET_HELP_MS),
         ],
         [
           "run --help",
@@ -799,12 +848,14 @@ async function main(): Promise<number> {
     out(
       `Summary: runner overhead (run − empty deno script − bash -c) ${
         signed(overhead, "ms")
-      } (sqlite, target ≤ ${TARGET_OVERHEAD_MS}), ` +
+      } (sqlite, target ≤ ${TARGET_OVERHEAD_MS}; bundled ${signed(overheadBundle, "ms")}), ` +
         `${signed(overheadFile, "ms")} (file store); --dry-run ${
           signed(med.dryRun - med.empty, "ms")
         } over an empty deno script; --help ${signed(helpOwn, "ms")}, run --help ${
           signed(runHelpOwn, "ms")
-        } over an empty deno script (target ≤ ${TARGET_HELP_MS}); peak RSS ${mib(rssRunner)} ` +
+        } over an empty deno script (target ≤ ${TARGET_HELP_MS}; bundled --help ${
+          signed(bundleHelpOwn, "ms")
+        }); peak RSS ${mib(rssRunner)} ` +
         `(${ratio(rssRunner, rssBase)} of an idle deno script, target ≤ ${TARGET_RSS_MIB}); ` +
         `MLflow detection ${ms3(median(detection.cold))} uncached, ${
           ms3(median(detection.cached))
