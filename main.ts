@@ -9,6 +9,7 @@ import { InterruptedError } from "./lib/system/errors.ts";
 import { printErr, printOut } from "./lib/system/output.ts";
 import { reportFailure } from "./cli/report_error.ts";
 import { VERSION } from "./lib/system/version.ts";
+import { enableTiming, mark, timingMarks } from "./lib/system/timing.ts";
 
 const MAIN_HELP = `Usage: mlproject [OPTIONS] COMMAND [ARGS]...
 
@@ -108,6 +109,10 @@ function installSignalHandler(): void {
 }
 
 if (import.meta.main) {
+  if (Deno.env.get("MLPROJECT_TIMING") === "1") {
+    enableTiming();
+    mark("main.ts loaded");
+  }
   installSignalHandler();
   let code: number;
   try {
@@ -116,5 +121,7 @@ if (import.meta.main) {
     const debug = /^(1|true)$/i.test(Deno.env.get("MLPROJECT_DEBUG") ?? "");
     code = reportFailure(e, { argv: Deno.args, debug });
   }
+  mark("done");
+  if (timingMarks().length > 0) printErr(`mlproject-timing: ${JSON.stringify(timingMarks())}`);
   Deno.exit(code);
 }

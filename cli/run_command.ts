@@ -8,6 +8,8 @@ import { printErr, printOut, stderrReporter } from "../lib/system/output.ts";
 import { parseRunArgs, RUN_HELP, type RunArgs } from "./run_args.ts";
 import { reportError } from "./report_error.ts";
 import { parseDockerArgs } from "../lib/docker/run_args.ts";
+import { ENV_MANAGERS } from "../lib/envs/environment.ts";
+import { mark } from "../lib/system/timing.ts";
 
 /**
  * `mlproject run`: parses the arguments, plans (`--dry-run`) or runs, prints `--json`.
@@ -34,8 +36,8 @@ export async function runCommand(
   },
 ): Promise<number> {
   const { env, onInterrupt } = options;
-  const { ENV_MANAGERS } = await import("../lib/envs/environment.ts");
   const args = parseRunArgs(argv, { env, envManagers: ENV_MANAGERS });
+  mark("arguments parsed");
   if (args === "help") {
     printOut(RUN_HELP.trimEnd());
     return 0;
@@ -51,6 +53,7 @@ export async function runCommand(
   const reporter = stderrReporter();
   if (args.dryRun) return await dryRun(args, env, reporter);
   const { run, waitForRun } = await import("../lib/run/run.ts");
+  mark("run.ts loaded");
   // From here on, SIGINT/SIGTERM stop a fetch or environment build in progress, and cancel a
   // launched run (its whole process group, recorded KILLED); another signal stops the recording
   // of the run's end if that is still being retried.

@@ -28,6 +28,7 @@ import { type RunContext, runContext } from "../system/run_context.ts";
 import { parseBackendConfig, type RunOptions } from "./run_options.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { validateKey } from "../tracking/validation.ts";
+import { mark } from "../system/timing.ts";
 
 /** What a run would do, as {@linkcode plan} and `mlproject run --dry-run` show it. */
 export interface RunPlan {
@@ -200,8 +201,10 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
     reporter,
     ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
   });
+  mark("project fetched");
   try {
     const project = loadProject(fetched.workDir);
+    mark("MLproject loaded");
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);
     for (const key of Object.keys(parameters)) validateKey("param", key);
@@ -248,9 +251,11 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       },
       ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
     });
+    mark("environment planned");
     const mlflow = environment.python === undefined
       ? undefined
       : detectMlflow(environment.python, { env, cwd });
+    mark("MLflow detected");
     // The MLflow inside a docker image is not inspected: the URI is chosen without it.
     const docker = environment.kind === "docker";
     const mlflowKnown = environment.kind === "local" || (!docker && environment.cached === true);
@@ -267,6 +272,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       ...(project.file !== undefined ? { projectFile: project.file } : {}),
     });
 
+    mark("backend checked");
     const { source } = fetched;
     const tags: [string, string][] = [
       ["mlflow.user", currentUser(env)],

@@ -9,6 +9,7 @@ import type { Reporter } from "../system/output.ts";
 import type { RunPlan } from "./plan.ts";
 import type { RunContext } from "../system/run_context.ts";
 import { generateRunName } from "../tracking/run_name.ts";
+import { nextTurn } from "../system/sleep.ts";
 import type { RunOptions } from "./run_options.ts";
 import type { RunInfo, TrackingStore } from "../tracking/tracking_store.ts";
 
@@ -70,7 +71,7 @@ export async function recordRun(
   }
   // A signal that came during the synchronous work before is only seen after a turn of the
   // event loop: take one, so nothing is recorded for a run interrupted before it exists.
-  await new Promise((r) => setTimeout(r, 1));
+  await nextTurn();
   if (ctx.signal?.aborted) throw new InterruptedError("Interrupted before the run started");
   const user = plan.tags.find(([k]) => k === "mlflow.user")?.[1] ?? "unknown";
   return await store.createRun({

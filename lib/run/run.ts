@@ -22,6 +22,7 @@ import type { RunInfo, RunStatus, TrackingStore } from "../tracking/tracking_sto
 import { openTrackingStore, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { detectMlflow } from "../envs/mlflow_version.ts";
 import { parameterText } from "../project/entry_point.ts";
+import { mark } from "../system/timing.ts";
 
 export type { RunOptions } from "./run_options.ts";
 
@@ -46,6 +47,7 @@ export type { RunOptions } from "./run_options.ts";
  */
 export async function run(uri: string, options: RunOptions = {}): Promise<SubmittedRun> {
   const planned = await planRun(uri, options);
+  mark("planned");
   const { ctx, fetched } = planned;
   const { reporter } = ctx;
   let store: TrackingStore | undefined;
@@ -65,6 +67,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
   };
   try {
     const prepared = await prepare(planned, options, (dir) => downloadDir = dir);
+    mark("environment prepared");
     store = await openTrackingStore(prepared.trackingUri, {
       cwd: ctx.cwd,
       env: ctx.env,
@@ -75,6 +78,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       ...(prepared.mlflow !== undefined ? { mlflow: prepared.mlflow } : {}),
       ...(options.upgradeDb !== undefined ? { upgradeDb: options.upgradeDb } : {}),
     });
+    mark("store opened");
     // Tags known once the environment is ready (a docker image's uri and id) are recorded with
     // the run, as the plan's.
     const extraTags = planned.plan.runId === undefined ? prepared.environment.tags ?? [] : [];
@@ -82,6 +86,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       ? planned.plan
       : { ...planned.plan, tags: [...planned.plan.tags, ...extraTags] };
     runInfo = await recordRun(plan, { store, ctx, options });
+    mark("run recorded");
 
     const execution = await planned.backend.launch({
       runId: runInfo.runId,
@@ -109,6 +114,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
       recordTags: (tags) => store!.logBatch(runInfo!.runId, { tags: [...tags] }),
       signal: setup.signal,
     });
+    mark("launched");
     const environment = prepared.environment;
     const submitted = new TrackedRun(execution, {
       runId: runInfo.runId,

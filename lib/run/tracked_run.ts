@@ -9,6 +9,7 @@ import type { Execution } from "../backends/backend.ts";
 import { ExecutionException, InterruptedError, type MlprojectError } from "../system/errors.ts";
 import type { RunEnvironment, SubmittedRun } from "./submitted_run.ts";
 import type { RunStatus, TrackingStore } from "../tracking/tracking_store.ts";
+import { mark } from "../system/timing.ts";
 
 /** What a {@linkcode TrackedRun} records into. */
 export interface TrackedRunOptions {
@@ -62,6 +63,7 @@ export class TrackedRun implements SubmittedRun {
 
   async #finish(): Promise<{ status: RunStatus; success: boolean; error?: MlprojectError }> {
     const succeeded = await this.#execution.wait();
+    mark("child exited");
     // On cancel, wait until the job is gone (a whole process group, a container), not just
     // the process the backend watches.
     if (this.#terminating !== undefined) await this.#terminating;
@@ -87,6 +89,7 @@ export class TrackedRun implements SubmittedRun {
         );
     } finally {
       store.close();
+      mark("run end recorded");
     }
     this.#final = status;
     return {

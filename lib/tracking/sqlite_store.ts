@@ -18,17 +18,7 @@ import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
 import { runCommand } from "../system/run_command.ts";
 import { sleep } from "../system/sleep.ts";
 import { validateKey } from "./validation.ts";
-import {
-  compareRevisions,
-  describeRevision,
-  headRevisionForVersion,
-  NEWEST_KNOWN_RELEASE,
-  readMigrationChain,
-  releasesWithRevision,
-  schemaForRevision,
-  schemaForVersion,
-  type SqliteSchema,
-} from "./sqlite_schema.ts";
+import type { SqliteSchema } from "./sqlite_schema.ts";
 import type {
   CreateRunRequest,
   Experiment,
@@ -42,6 +32,23 @@ import type {
 type Row = Record<string, unknown>;
 
 const BUSY_TIMEOUT_MS = 30_000;
+
+type Schemas = typeof import("./sqlite_schema.ts");
+let schemaModule: Promise<Schemas> | undefined;
+
+/**
+ * The schema data (~100 KB of DDL): loaded only to create a database or to check one against
+ * the child's MLflow, not to record into an existing database.
+ */
+function schemas(): Promise<Schemas> {
+  return schemaModule ??= import("./sqlite_schema.ts");
+}
+
+/** The schema a new database gets: the expected revision's, else the newest known. */
+function newSchema(s: Schemas, expected: string | undefined): SqliteSchema {
+  return (expected !== undefined ? s.schemaForRevision(expected) : undefined) ??
+    s.schemaForVersion(s.NEWEST_KNOWN_RELEASE)!;
+}
 
 /** The MLflow installation the child will import (found without starting Python). */
 export interface MlflowInstallation {
@@ -143,19 +150,21 @@ export class SqliteStore implements TrackingStore {
     const deadline = Date.now() + BUSY_TIMEOUT_MS;
     checkDirectory(path);
     const mlflow = options.mlflow;
-    const expected = mlflow === undefined ? undefined : await expectedRevision(mlflow);
+    const s = mlflow !== undefined || !hasContent(path) ? await schemas() : undefined;
+    const expected = mlflow === undefined ? undefined : await expectedRevision(s!, mlflow);
 
-    if (mlflow !== undefined && !hasContent(path) && needsMlflowToCreate(mlflow, expected)) {
+    if (mlflow !== undefined && !hasContent(path) && needsMlflowToCreate(s!, mlflow, expected)) {
       reporter.log(
         "INFO",
-        `Creating tracking database '${path}' with MLflow ${mlflow.version} itself (mlproject knows the schemas of MLflow up to ${NEWEST_KNOWN_RELEASE})`,
+        `Creating tracking database '${path}' with MLflow ${mlflow.version} itself (mlproject knows the schemas of MLflow up to ${
+          s!.NEWEST_KNOWN_RELEASE
+        })`,
       );
       await createWithMlflow(path, mlflow);
     }
 
     if (!hasContent(path)) {
-      const schema = (expected !== undefined ? schemaForRevision(expected) : undefined) ??
-        schemaForVersion(NEWEST_KNOWN_RELEASE)!;
+      const schema = newSchema(s ?? await schemas(), expected);
       try {
         createFromSchema(path, schema);
       } catch (e) {
@@ -168,9 +177,9 @@ export class SqliteStore implements TrackingStore {
       const current = await retryBusy(() => readRevision(db, path), deadline);
       if (mlflow !== undefined && expected !== undefined) {
         if (current !== undefined && current.revision !== expected) {
-          const standing = await compareToExpected(current.revision, expected, mlflow);
+          const standing = await compareToExpected(s!, current.revision, expected, mlflow);
           if (options.upgradeDb !== true || standing === "newer") {
-            throw mismatchError(path, current.revision, expected, mlflow, standing, options);
+            throw mismatchError(s!, path, current.revision, expected, mlflow, standing, options);
           }
           db = await upgrade(db, path, current.revision, expected, mlflow, reporter);
         }
@@ -204,8 +213,8 @@ export class SqliteStore implements TrackingStore {
       // In WAL mode NORMAL still never corrupts the database; it only skips an fsync per commit.
       if (wal) db.exec("PRAGMA synchronous = NORMAL");
       const store = new SqliteStore(path, db);
-      const schema = (expected !== undefined ? schemaForRevision(expected) : undefined) ??
-        schemaForVersion(NEWEST_KNOWN_RELEASE)!;
+      // An existing MLflow database needs no schema; an empty file (or one emptied since) gets it.
+      const schema = current === undefined ? newSchema(s ?? await schemas(), expected) : undefined;
       await retryBusy(() => store.#initialize(schema), deadline);
       return store;
     } catch (e) {
@@ -220,9 +229,9 @@ export class SqliteStore implements TrackingStore {
       .map((r) => String((r as Row).name));
   }
 
-  #initialize(schema: SqliteSchema): void {
+  #initialize(schema: SqliteSchema | undefined): void {
     let tables = this.#tableNames();
-    if (tables.length === 0) {
+    if (tables.length === 0 && schema !== undefined) {
       // Check again under the write lock: a concurrent runner may have created the schema.
       this.#transaction(() => {
         tables = this.#tableNames();
@@ -561,16 +570,23 @@ function hasContent(path: string): boolean {
 }
 
 /** The head revision the child's MLflow expects: from the data, else from its migration files. */
-async function expectedRevision(mlflow: MlflowInstallation): Promise<string | undefined> {
-  return headRevisionForVersion(mlflow.version) ??
-    (await readMigrationChain(mlflow.sitePackages))?.head;
+async function expectedRevision(
+  s: Schemas,
+  mlflow: MlflowInstallation,
+): Promise<string | undefined> {
+  return s.headRevisionForVersion(mlflow.version) ??
+    (await s.readMigrationChain(mlflow.sitePackages))?.head;
 }
 
 /** A new database needs the child's MLflow to create it when mlproject lacks its schema. */
-function needsMlflowToCreate(mlflow: MlflowInstallation, expected: string | undefined): boolean {
-  if (expected !== undefined) return schemaForRevision(expected) === undefined;
+function needsMlflowToCreate(
+  s: Schemas,
+  mlflow: MlflowInstallation,
+  expected: string | undefined,
+): boolean {
+  if (expected !== undefined) return s.schemaForRevision(expected) === undefined;
   return parsePep440(mlflow.version) !== undefined &&
-    comparePep440(mlflow.version, NEWEST_KNOWN_RELEASE) > 0;
+    comparePep440(mlflow.version, s.NEWEST_KNOWN_RELEASE) > 0;
 }
 
 const CREATE_SCRIPT = [
@@ -621,22 +637,24 @@ function readRevision(db: DatabaseSync, path: string): { revision: string } | un
 
 /** Whether the database's revision is older or newer than the expected one. */
 async function compareToExpected(
+  s: Schemas,
   current: string,
   expected: string,
   mlflow: MlflowInstallation,
 ): Promise<Standing> {
   // The child's own migration chain knows every older revision, including ones of releases
   // missing from the data; a revision it does not know is newer (or foreign).
-  const chain = await readMigrationChain(mlflow.sitePackages);
+  const chain = await s.readMigrationChain(mlflow.sitePackages);
   if (chain !== undefined && chain.head === expected) {
     return chain.revisions.has(current) || current === "(none)" ? "older" : "newer";
   }
-  const order = compareRevisions(current, expected);
+  const order = s.compareRevisions(current, expected);
   if (order !== undefined) return order < 0 ? "older" : "newer";
   return current === "(none)" ? "older" : "newer";
 }
 
 function mismatchError(
+  s: Schemas,
   path: string,
   current: string,
   expected: string,
@@ -646,14 +664,14 @@ function mismatchError(
 ): ExecutionException {
   const uri = `sqlite:///${path}`;
   const head =
-    `Tracking database '${path}' has schema revision ${current} (${describeRevision(current)})` +
+    `Tracking database '${path}' has schema revision ${current} (${s.describeRevision(current)})` +
     `, but the project's MLflow ${mlflow.version} expects ${expected}`;
   if (standing === "older") {
     return new ExecutionException(
       `${head}: the database is older and MLflow would refuse it. Back up the file, then run 'mlflow db upgrade ${uri}' with MLflow ${mlflow.version}, or pass --upgrade-db to do both`,
     );
   }
-  const first = releasesWithRevision(current)[0];
+  const first = s.releasesWithRevision(current)[0];
   const newer = first !== undefined ? `MLflow ${first} or newer` : "the MLflow that wrote it";
   const cannot = options.upgradeDb === true ? "--upgrade-db cannot help: " : "";
   return new ExecutionException(

@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { cleanEnv, REPO_ROOT, runCli, sqliteRows, tempDir, writeFiles } from "../_helpers/cli.ts";
+
+/** Runs `deno run -A <script> …` in `cwd`. */
+async function runScript(script: string, args: string[], cwd: string, env: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--quiet", script, ...args],
+    cwd,
+    env,
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("the bundled CLI (deno task bundle) prints the same help and runs a project as main.ts does", async () => {
+  await using tmp = await tempDir();
+  const outdir = join(tmp.path, "cli");
+  const built = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--quiet", "--code-splitting", "--outdir", outdir, "main.ts"],
+    cwd: REPO_ROOT,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.ok(built.success, new TextDecoder().decode(built.stderr));
+  const bundled = join(outdir, "main.js");
+
+  for (const args of [["--help"], ["run", "--help"]]) {
+    const fromSource = await runCli(args, { cwd: tmp.path });
+    const fromBundle = await runScript(bundled, args, tmp.path, cleanEnv());
+    assert.equal(fromBundle.code, 0, fromBundle.stderr);
+    assert.equal(fromBundle.stdout, fromSource.stdout);
+  }
+
+  await writeFiles(join(tmp.path, "proj"), {
+    MLproject: "entry_points:\n  main:\n    parameters:\n      n: {type: float, default: 2}\n" +
+      "    command: 'echo n={n}'\n",
+  });
+  const db = join(tmp.path, "mlflow.db");
+  const result = await runScript(
+    bundled,
+    ["run", join(tmp.path, "proj"), "--env-manager", "local", "-P", "n=3"],
+    tmp.path,
+    cleanEnv({ MLFLOW_TRACKING_URI: `sqlite:///${db}` }),
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, "n=3\n");
+  assert.match(result.stderr, /=== Run \(ID '[0-9a-f]{32}'\) succeeded ===/);
+  const runs = await sqliteRows(db, "SELECT status FROM runs");
+  assert.deepEqual(runs.map((r) => r.status), ["FINISHED"]);
+});
