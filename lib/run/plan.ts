@@ -191,7 +191,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
   if (options.experimentName && options.experimentId) {
     throw new UsageError("Specify only one of 'experiment_name' or 'experiment_id'.");
   }
-  const backend = getBackend(backendName);
+  const backend = await getBackend(backendName);
 
   const fetched = await fetchProject(uri, {
     version: options.version,
