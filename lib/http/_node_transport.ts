@@ -3,12 +3,14 @@
  * cannot express: skipping certificate verification (`insecure-skip-tls-verify`) and verifying
  * against another name than the URL's host (`tls-server-name`, which also sets SNI). It answers
  * with a standard web `Response` whose body streams as the bytes arrive, so callers (and
- * `httpRequest`'s idle-read timeout) treat it as fetch's.
+ * `httpRequest`'s idle-read timeout) treat it as fetch's. Through an `http://` proxy, HTTPS goes
+ * through a `CONNECT` tunnel (one per request) and plain HTTP as absolute-URI requests.
  *
  * @module
  */
 import http from "node:http";
 import https from "node:https";
+import net from "node:net";
 import tls from "node:tls";
 
 /** TLS settings of a {@linkcode NodeTlsClient}. */
@@ -25,6 +27,8 @@ export interface NodeTlsSettings {
   serverName?: string;
   /** Never reuse a connection. */
   freshConnections?: boolean;
+  /** An `http://` proxy (user and password in the URL become `Proxy-Authorization`). */
+  proxyUrl?: string;
 }
 
 /** What {@linkcode NodeTlsClient.send} needs of a request. */
@@ -43,6 +47,8 @@ export class NodeTlsClient {
   readonly #https: https.Agent;
   readonly #http: http.Agent;
   readonly #serverName: string | undefined;
+  readonly #tls: tls.ConnectionOptions;
+  readonly #proxy: URL | undefined;
 
   /**
    * Creates the client (no connection is opened yet).
@@ -54,6 +60,15 @@ export class NodeTlsClient {
    * ```
    */
   constructor(settings: NodeTlsSettings) {
+    if (settings.proxyUrl !== undefined) {
+      const proxy = URL.parse(settings.proxyUrl);
+      if (proxy === null || proxy.protocol !== "http:") {
+        throw new TypeError(
+          `proxy '${settings.proxyUrl}' is not supported with these TLS settings: only http:// proxies are`,
+        );
+      }
+      this.#proxy = proxy;
+    }
     const keepAlive = !settings.freshConnections;
     const options: https.AgentOptions = {
       keepAlive,
@@ -69,6 +84,7 @@ export class NodeTlsClient {
     }
     if (settings.serverName !== undefined) options.servername = settings.serverName;
     this.#serverName = settings.serverName;
+    this.#tls = options;
     this.#https = new https.Agent(options);
     this.#http = new http.Agent({ keepAlive });
   }
@@ -104,16 +120,41 @@ export class NodeTlsClient {
     const signal = init.signal;
     signal.throwIfAborted();
     const secure = u.protocol === "https:";
-    return await new Promise<Response>((resolve, reject) => {
-      let settled = false;
-      const req = (secure ? https : http).request({
-        hostname: u.hostname.replace(/^\[|\]$/g, ""),
-        port: u.port === "" ? (secure ? 443 : 80) : Number(u.port),
+    const hostname = u.hostname.replace(/^\[|\]$/g, "");
+    const port = u.port === "" ? (secure ? 443 : 80) : Number(u.port);
+    const proxy = this.#proxy;
+    let target: http.RequestOptions;
+    let tunnel: tls.TLSSocket | undefined;
+    if (proxy === undefined) {
+      target = {
+        hostname,
+        port,
         path: u.pathname + u.search,
-        method: init.method,
-        headers,
         agent: secure ? this.#https : this.#http,
         ...(secure && this.#serverName !== undefined ? { servername: this.#serverName } : {}),
+      };
+    } else if (secure) {
+      const socket = await this.#tunnel(proxy, hostname, port, signal);
+      tunnel = socket;
+      headers.host ??= u.host;
+      target = { hostname, port, path: u.pathname + u.search, createConnection: () => socket };
+    } else {
+      const auth = proxyAuthorization(proxy);
+      if (auth !== undefined) headers["proxy-authorization"] = auth;
+      target = {
+        hostname: proxy.hostname.replace(/^\[|\]$/g, ""),
+        port: proxy.port === "" ? 80 : Number(proxy.port),
+        path: u.href,
+        agent: this.#http,
+      };
+    }
+    return await new Promise<Response>((resolve, reject) => {
+      let settled = false;
+      // Over a tunnel the TLS is already set up: plain HTTP on that socket.
+      const req = (secure && tunnel === undefined ? https : http).request({
+        ...target,
+        method: init.method,
+        headers,
       }, (res) => {
         settled = true;
         const status = res.statusCode ?? 0;
@@ -135,6 +176,7 @@ export class NodeTlsClient {
         const finish = () => {
           finished = true;
           signal.removeEventListener("abort", onAbort);
+          tunnel?.destroy();
         };
         const stream = new ReadableStream<Uint8Array>({
           start(controller) {
@@ -182,9 +224,71 @@ export class NodeTlsClient {
         if (settled) return;
         settled = true;
         signal.removeEventListener("abort", onAbort);
+        tunnel?.destroy();
         reject(signal.aborted ? signal.reason : e);
       });
       req.end(body);
+    });
+  }
+
+  /** A TLS connection to `host:port` through the proxy's `CONNECT` tunnel. */
+  #tunnel(
+    proxy: URL,
+    host: string,
+    port: number,
+    signal: AbortSignal,
+  ): Promise<tls.TLSSocket> {
+    const authority = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    return new Promise<tls.TLSSocket>((resolve, reject) => {
+      let socket: net.Socket | tls.TLSSocket = net.connect({
+        host: proxy.hostname.replace(/^\[|\]$/g, ""),
+        port: proxy.port === "" ? 80 : Number(proxy.port),
+      });
+      const fail = (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        socket.destroy();
+        reject(signal.aborted ? signal.reason : e);
+      };
+      const onAbort = () => fail(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      socket.on("error", fail);
+      const raw = socket;
+      raw.once("connect", () => {
+        const auth = proxyAuthorization(proxy);
+        raw.write(
+          `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${
+            auth === undefined ? "" : `Proxy-Authorization: ${auth}\r\n`
+          }\r\n`,
+        );
+      });
+      let head = "";
+      const onData = (chunk: Uint8Array) => {
+        head += new TextDecoder("latin1").decode(chunk);
+        const end = head.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        raw.off("data", onData);
+        raw.pause();
+        const statusLine = head.slice(0, head.indexOf("\r\n"));
+        if (!/^HTTP\/1\.[01] 2\d\d/.test(statusLine)) {
+          fail(new Error(`proxy ${proxy.host} refused CONNECT ${authority}: ${statusLine}`));
+          return;
+        }
+        raw.off("error", fail);
+        const secured = tls.connect({
+          ...this.#tls,
+          socket: raw,
+          host,
+          ...(net.isIP(host) === 0 && this.#serverName === undefined ? { servername: host } : {}),
+        });
+        socket = secured;
+        secured.on("error", fail);
+        secured.once("secureConnect", () => {
+          secured.off("error", fail);
+          signal.removeEventListener("abort", onAbort);
+          resolve(secured);
+        });
+      };
+      raw.on("data", onData);
     });
   }
 
@@ -198,4 +302,12 @@ export class NodeTlsClient {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+function proxyAuthorization(proxy: URL): string | undefined {
+  if (proxy.username === "") return undefined;
+  const text = `${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`;
+  let binary = "";
+  for (const b of new TextEncoder().encode(text)) binary += String.fromCharCode(b);
+  return `Basic ${btoa(binary)}`;
 }

@@ -394,13 +394,13 @@ export interface TlsClientOptions {
  * `undefined` when no TLS setting (and no `freshConnections`) is given. It is a
  * `Deno.HttpClient` unless `insecureSkipVerify` or `serverName` is given: Deno's fetch has no
  * switch for those, so {@linkcode httpRequest} then sends through a `node:https` transport
- * (same retries, timeouts, abort and streaming body; no `proxyUrl`).
+ * (same retries, timeouts, abort and streaming body; `proxyUrl` must then be `http://`).
  *
  * @param files Paths of the CA bundle and the combined client certificate + key PEM.
  * @param options `freshConnections`, `insecureSkipVerify`, `serverName`.
  * @returns The client (close it when done), or `undefined`.
  * @throws {HttpSettingError} When a file cannot be read or holds no certificate/key, or a proxy
- *   is combined with `insecureSkipVerify`/`serverName`.
+ *   other than `http://` is combined with `insecureSkipVerify`/`serverName`.
  *
  * @example
  * ```ts ignore
@@ -482,14 +482,15 @@ export function createTlsClient(
     settings.key = key;
   }
   if (nodePath) {
-    if (files.proxyUrl) {
+    if (files.proxyUrl && URL.parse(files.proxyUrl)?.protocol !== "http:") {
       throw new HttpSettingError(
-        `A proxy (${files.proxyUrl}) cannot be combined with ${
+        `The proxy '${files.proxyUrl}' cannot be combined with ${
           options.insecureSkipVerify ? "skipping TLS verification" : "a TLS server name"
-        } in mlproject`,
+        }: only an http:// proxy can`,
       );
     }
     return new NodeTlsClient({
+      ...(files.proxyUrl ? { proxyUrl: files.proxyUrl } : {}),
       ...(settings.caCerts !== undefined ? { caPem: settings.caCerts } : {}),
       ...(settings.cert !== undefined ? { certPem: settings.cert, keyPem: settings.key! } : {}),
       ...(options.insecureSkipVerify ? { insecureSkipVerify: true } : {}),

@@ -1,7 +1,7 @@
 /**
  * TLS settings Deno's fetch cannot express, sent by `httpRequest` through the private
  * `node:https` transport: skipping verification, checking another server name (SNI), with a
- * streaming body, abort and idle timeouts as on the fetch path.
+ * streaming body, abort and idle timeouts as on the fetch path, and through an http:// proxy.
  */
 import assert from "node:assert/strict";
 import {
@@ -221,12 +221,131 @@ Deno.test("serverName verifies a certificate made for that name when the URL nam
   }
 });
 
-Deno.test("a proxy cannot be combined with skipping verification: one clear error", () => {
+/** A forward proxy: `CONNECT` tunnels and absolute-URI requests, recording each request line. */
+function startProxy(expectedAuth?: string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const seen: string[] = [];
+  const conns = new Set<Deno.Conn>();
+  const encoder = new TextEncoder();
+  const serveOne = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(65536);
+    let head = "";
+    let n: number | null = 0;
+    while (!head.includes("\r\n\r\n") && (n = await conn.read(buf)) !== null) {
+      head += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    const [line = ""] = head.split("\r\n");
+    const auth = /\r\nproxy-authorization: ([^\r]*)/i.exec(head)?.[1];
+    seen.push(`${line}${auth === undefined ? "" : ` (${auth})`}`);
+    if (expectedAuth !== undefined && auth !== expectedAuth) {
+      await conn.write(encoder.encode("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n"));
+      return conn.close();
+    }
+    const connect = /^CONNECT ([^ ]+):(\d+) /.exec(line);
+    const absolute = /^[A-Z]+ (http:\/\/[^ ]+) /.exec(line);
+    const target = connect
+      ? { hostname: connect[1]!, port: Number(connect[2]) }
+      : { hostname: new URL(absolute![1]!).hostname, port: Number(new URL(absolute![1]!).port) };
+    const upstream = await Deno.connect(target);
+    conns.add(upstream);
+    if (connect) {
+      await conn.write(encoder.encode("HTTP/1.1 200 Connection established\r\n\r\n"));
+    } else {
+      const url = new URL(absolute![1]!);
+      await upstream.write(encoder.encode(head.replace(url.href, url.pathname + url.search)));
+    }
+    await Promise.all([
+      conn.readable.pipeTo(upstream.writable).catch(() => {}),
+      upstream.readable.pipeTo(conn.writable).catch(() => {}),
+    ]);
+  };
+  (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      serveOne(conn).catch(() => {});
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    seen,
+    [Symbol.dispose]() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // already closed
+        }
+      }
+    },
+  };
+}
+
+Deno.test("through an http:// proxy: a CONNECT tunnel for HTTPS (verification settings kept), absolute URIs for HTTP", async () => {
+  await using dir = await tempDir();
+  const certs = await certificates(dir.path, "DNS:kube.example");
+  await using server = serveTls(
+    certs,
+    (req) => new Response(`tunnelled ${new URL(req.url).pathname}`),
+  );
+  const plain = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (req) => new Response(`plain ${new URL(req.url).pathname}`),
+  );
+  using proxy = startProxy("Basic dTpwIHc=");
+  const proxyUrl = proxy.url.replace("http://", "http://u:p%20w@");
+  const authority = new URL(server.url).host;
+  const insecure = createTlsClient({ proxyUrl }, { insecureSkipVerify: true })!;
+  const named = createTlsClient({ proxyUrl, caCertPem: certs.caPem }, {
+    serverName: "kube.example",
+  })!;
+  const unnamed = createTlsClient({ proxyUrl }, { serverName: "kube.example" })!;
+  try {
+    assert.equal(
+      await (await httpRequest(`${server.url}a`, { ...NO_RETRY, client: insecure })).text(),
+      "tunnelled /a",
+    );
+    assert.equal(
+      await (await httpRequest(`${server.url}b`, { ...NO_RETRY, client: named })).text(),
+      "tunnelled /b",
+    );
+    await assert.rejects(
+      httpRequest(`${server.url}c`, { ...NO_RETRY, client: unnamed }),
+      /certificate/i,
+    );
+    const plainUrl = `http://127.0.0.1:${(plain.addr as Deno.NetAddr).port}/d?x=1`;
+    assert.equal(
+      await (await httpRequest(plainUrl, { ...NO_RETRY, client: insecure })).text(),
+      "plain /d",
+    );
+    assert.deepEqual(proxy.seen, [
+      `CONNECT ${authority} HTTP/1.1 (Basic dTpwIHc=)`,
+      `CONNECT ${authority} HTTP/1.1 (Basic dTpwIHc=)`,
+      `CONNECT ${authority} HTTP/1.1 (Basic dTpwIHc=)`,
+      `GET ${plainUrl} HTTP/1.1 (Basic dTpwIHc=)`,
+    ]);
+  } finally {
+    insecure.close();
+    named.close();
+    unnamed.close();
+    await plain.shutdown();
+  }
+});
+
+Deno.test("a proxy refusing the tunnel is one clear error; only http:// proxies go with these settings", async () => {
+  using proxy = startProxy("Basic right");
+  using client = createTlsClient({ proxyUrl: proxy.url }, { insecureSkipVerify: true })!;
+  await assert.rejects(
+    httpRequest("https://127.0.0.1:9/", { ...NO_RETRY, client }),
+    (e) =>
+      e instanceof HttpRequestError &&
+      e.message.includes("refused CONNECT 127.0.0.1:9: HTTP/1.1 407 Proxy Authentication Required"),
+  );
   assert.throws(
-    () => createTlsClient({ proxyUrl: "http://127.0.0.1:3128" }, { insecureSkipVerify: true }),
+    () => createTlsClient({ proxyUrl: "socks5://127.0.0.1:1080" }, { insecureSkipVerify: true }),
     (e) =>
       e instanceof HttpSettingError &&
       e.message ===
-        "A proxy (http://127.0.0.1:3128) cannot be combined with skipping TLS verification in mlproject",
+        "The proxy 'socks5://127.0.0.1:1080' cannot be combined with skipping TLS verification: only an http:// proxy can",
   );
 });
