@@ -1,12 +1,20 @@
 /**
  * The one HTTP client helper: timeouts, retries with exponential backoff on connection errors,
- * 408/429/5xx, `Retry-After`, and an optional `Deno.HttpClient` (TLS settings). Every HTTP call
- * of mlproject goes through {@linkcode httpRequest}.
+ * 408/429/5xx, `Retry-After`, and an optional TLS client from {@linkcode createTlsClient}. Every
+ * HTTP call of mlproject goes through {@linkcode httpRequest}.
  *
  * @module
  */
 import { sleep } from "../system/sleep.ts";
 import { readUserFileSync, type UserFileError } from "../system/user_file.ts";
+import { NodeTlsClient } from "./_node_transport.ts";
+
+/**
+ * A TLS client of {@linkcode createTlsClient}: a `Deno.HttpClient`, or, for settings Deno's fetch
+ * cannot honour (skipping verification, another server name), a private `node:https` transport.
+ * Both have `close()`.
+ */
+export type TlsClient = Deno.HttpClient | NodeTlsClient;
 
 /** Options of {@linkcode httpRequest}. */
 export interface HttpRequestOptions {
@@ -27,8 +35,8 @@ export interface HttpRequestOptions {
   backoffFactor?: number;
   /** Random extra sleep up to this many seconds per retry (default 1). */
   backoffJitter?: number;
-  /** TLS settings (CA, client certificate) as a Deno HTTP client. */
-  client?: Deno.HttpClient;
+  /** TLS settings (CA, client certificate, …): a client from {@linkcode createTlsClient}. */
+  client?: TlsClient;
   /** Aborting stops the request and any retry. */
   signal?: AbortSignal;
   /** Statuses that are retried (default 408, 429, 500, 502, 503, 504). */
@@ -86,10 +94,11 @@ function retryAfterMs(response: Response): number | undefined {
 /**
  * Failures that the same request cannot get past by trying again: a host name that does not
  * resolve, a port fetch refuses to use (`Requests to port 1 are blocked`), an invalid URL or
- * scheme, a certificate that is not trusted or not valid for the host.
+ * scheme, a certificate that is not trusted or not valid for the host (fetch's messages and
+ * `node:https`'s).
  */
 const PERMANENT_ERROR_RE =
-  /dns error|failed to lookup address|Requests to port \d+ are blocked|Invalid URL|scheme '[^']*' not supported|certificate/i;
+  /dns error|failed to lookup address|getaddrinfo ENOTFOUND|Requests to port \d+ are blocked|Invalid URL|scheme '[^']*' not supported|certificate/i;
 
 /** Statuses whose responses have no body (`new Response` refuses one for them). */
 const NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
@@ -182,13 +191,21 @@ export async function httpRequest(
       ? AbortSignal.any([options.signal, controller.signal])
       : controller.signal;
     try {
-      const response = await fetch(url, {
-        method: options.method ?? "GET",
-        ...(options.headers !== undefined ? { headers: options.headers } : {}),
-        ...(options.body !== undefined ? { body: options.body } : {}),
-        ...(options.client !== undefined ? { client: options.client } : {}),
-        signal,
-      });
+      const client = options.client;
+      const response = client instanceof NodeTlsClient
+        ? await client.send(url, {
+          method: options.method ?? "GET",
+          ...(options.headers !== undefined ? { headers: options.headers } : {}),
+          ...(options.body !== undefined ? { body: options.body } : {}),
+          signal,
+        })
+        : await fetch(url, {
+          method: options.method ?? "GET",
+          ...(options.headers !== undefined ? { headers: options.headers } : {}),
+          ...(options.body !== undefined ? { body: options.body } : {}),
+          ...(client !== undefined ? { client } : {}),
+          signal,
+        });
       clearTimeout(timer);
       if (attempt < maxRetries && retryStatuses.includes(response.status)) {
         const retryAfter = [413, 429, 503].includes(response.status)
@@ -352,16 +369,38 @@ export interface TlsFiles {
   proxyUrl?: string;
 }
 
+/** Options of {@linkcode createTlsClient}. */
+export interface TlsClientOptions {
+  /**
+   * Never reuse a connection. Deno's fetch silently sends a request again when a reused
+   * connection closes before the answer, even a POST the server already processed; on a fresh
+   * connection that loss is an error the caller can handle.
+   */
+  freshConnections?: boolean;
+  /**
+   * Accept any server certificate (kubeconfig's `insecure-skip-tls-verify`, curl's `-k`). The
+   * CA settings are then unused; a client certificate is still presented.
+   */
+  insecureSkipVerify?: boolean;
+  /**
+   * Check the server certificate against this name, and send it as SNI, instead of the URL's
+   * host (kubeconfig's `tls-server-name`).
+   */
+  serverName?: string;
+}
+
 /**
- * Builds a `Deno.HttpClient` that trusts extra CAs and/or presents a client certificate, or
- * returns `undefined` when no TLS setting (and no `freshConnections`) is given.
+ * Builds a TLS client that trusts extra CAs and/or presents a client certificate, or returns
+ * `undefined` when no TLS setting (and no `freshConnections`) is given. It is a
+ * `Deno.HttpClient` unless `insecureSkipVerify` or `serverName` is given: Deno's fetch has no
+ * switch for those, so {@linkcode httpRequest} then sends through a `node:https` transport
+ * (same retries, timeouts, abort and streaming body; `proxyUrl` must then be `http://`).
  *
  * @param files Paths of the CA bundle and the combined client certificate + key PEM.
- * @param options `freshConnections`: never reuse a connection. Deno's fetch silently sends a
- *   request again when a reused connection closes before the answer, even a POST the server
- *   already processed; on a fresh connection that loss is an error the caller can handle.
+ * @param options `freshConnections`, `insecureSkipVerify`, `serverName`.
  * @returns The client (close it when done), or `undefined`.
- * @throws {HttpSettingError} When a file cannot be read or holds no certificate/key.
+ * @throws {HttpSettingError} When a file cannot be read or holds no certificate/key, or a proxy
+ *   other than `http://` is combined with `insecureSkipVerify`/`serverName`.
  *
  * @example
  * ```ts ignore
@@ -369,15 +408,27 @@ export interface TlsFiles {
  * const client = createTlsClient({ caCertPath: "ca.pem" });
  * await httpRequest("https://127.0.0.1:8443/", { client });
  * client?.close();
+ * const insecure = createTlsClient({}, { insecureSkipVerify: true });
+ * await httpRequest("https://127.0.0.1:6443/version", { client: insecure });
+ * insecure?.close();
  * ```
  */
 export function createTlsClient(
   files: TlsFiles,
-  options: { freshConnections?: boolean } = {},
-): Deno.HttpClient | undefined {
+  options?: { freshConnections?: boolean },
+): Deno.HttpClient | undefined;
+export function createTlsClient(
+  files: TlsFiles,
+  options: TlsClientOptions,
+): TlsClient | undefined;
+export function createTlsClient(
+  files: TlsFiles,
+  options: TlsClientOptions = {},
+): TlsClient | undefined {
+  const nodePath = options.insecureSkipVerify === true || options.serverName !== undefined;
   if (
     !files.caCertPath && !files.clientCertPath && !files.caCertPem && !files.clientCertPem &&
-    !files.proxyUrl && !options.freshConnections
+    !files.proxyUrl && !options.freshConnections && !nodePath
   ) return undefined;
   const read = (path: string, label: string): string => {
     try {
@@ -429,6 +480,23 @@ export function createTlsClient(
     }
     settings.cert = certs;
     settings.key = key;
+  }
+  if (nodePath) {
+    if (files.proxyUrl && URL.parse(files.proxyUrl)?.protocol !== "http:") {
+      throw new HttpSettingError(
+        `The proxy '${files.proxyUrl}' cannot be combined with ${
+          options.insecureSkipVerify ? "skipping TLS verification" : "a TLS server name"
+        }: only an http:// proxy can`,
+      );
+    }
+    return new NodeTlsClient({
+      ...(files.proxyUrl ? { proxyUrl: files.proxyUrl } : {}),
+      ...(settings.caCerts !== undefined ? { caPem: settings.caCerts } : {}),
+      ...(settings.cert !== undefined ? { certPem: settings.cert, keyPem: settings.key! } : {}),
+      ...(options.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+      ...(options.serverName !== undefined ? { serverName: options.serverName } : {}),
+      ...(options.freshConnections ? { freshConnections: true } : {}),
+    });
   }
   try {
     return Deno.createHttpClient(

@@ -1,13 +1,19 @@
 /**
  * A small Kubernetes REST client over the one HTTP client (`lib/http/http_client.ts`): TLS from
- * the cluster access (CA, client certificate, proxy), bearer tokens (static, a token file read
+ * the cluster access (CA, client certificate, proxy, `insecure-skip-tls-verify`,
+ * `tls-server-name`), bearer tokens (static, a token file read
  * again for each request, or an exec plugin's, re-run once expired or after a 401), basic auth,
  * and API errors shown with the `Status` object's `code`, `reason` and `message`.
  *
  * @module
  */
 import { escapeForMessage, ExecutionException } from "../system/errors.ts";
-import { basicAuthorization, createTlsClient, httpRequest } from "../http/http_client.ts";
+import {
+  basicAuthorization,
+  createTlsClient,
+  httpRequest,
+  type TlsClient,
+} from "../http/http_client.ts";
 import type { Reporter } from "../system/output.ts";
 import { readUserFileSync } from "../system/user_file.ts";
 import type { ClusterAccess } from "./kubeconfig.ts";
@@ -45,7 +51,7 @@ export class KubeApiError extends ExecutionException {
 export interface KubeClientOptions {
   /** Environment of exec plugins. */
   env: Record<string, string>;
-  /** Warnings (settings Deno cannot honour). */
+  /** Warnings (TLS verification turned off). */
   reporter?: Reporter;
   /** Whether stdin is a terminal, for exec plugins (default: asks Deno). */
   stdinIsTerminal?: boolean;
@@ -81,7 +87,7 @@ export class KubeClient {
   readonly access: ClusterAccess;
   readonly #options: KubeClientOptions;
   #cred: ExecCredential | undefined;
-  #clients = new Map<string, Deno.HttpClient | undefined>();
+  #clients = new Map<string, TlsClient | undefined>();
 
   /**
    * Creates a client; nothing is sent until the first request.
@@ -99,25 +105,23 @@ export class KubeClient {
     if (access.insecureSkipTlsVerify && access.server.startsWith("https:")) {
       options.reporter?.log(
         "WARNING",
-        `${access.source} sets insecure-skip-tls-verify, but mlproject cannot turn off TLS certificate checks (Deno has no per-connection switch): certificates are still verified. Set certificate-authority(-data), or run mlproject under 'deno run --unsafely-ignore-certificate-errors=<host>'`,
-      );
-    }
-    if (access.tlsServerName !== undefined) {
-      options.reporter?.log(
-        "WARNING",
-        `${access.source} sets tls-server-name '${access.tlsServerName}', which Deno's fetch cannot use: the server's certificate must be valid for the host in its URL`,
+        `${access.source} sets insecure-skip-tls-verify: the API server's TLS certificate is not verified (${access.server})`,
       );
     }
   }
 
-  #tlsClient(cert: string | undefined, key: string | undefined): Deno.HttpClient | undefined {
+  #tlsClient(cert: string | undefined, key: string | undefined): TlsClient | undefined {
     const id = `${cert ?? ""}\0${key ?? ""}`;
     if (this.#clients.has(id)) return this.#clients.get(id);
     const a = this.access;
     const client = createTlsClient({
-      ...(a.caPem !== undefined ? { caCertPem: a.caPem } : {}),
+      // As client-go: with verification off the CA is not used.
+      ...(a.caPem !== undefined && !a.insecureSkipTlsVerify ? { caCertPem: a.caPem } : {}),
       ...(cert !== undefined ? { clientCertPem: cert, clientKeyPem: key! } : {}),
       ...(a.proxyUrl !== undefined ? { proxyUrl: a.proxyUrl } : {}),
+    }, {
+      ...(a.insecureSkipTlsVerify ? { insecureSkipVerify: true } : {}),
+      ...(a.tlsServerName !== undefined ? { serverName: a.tlsServerName } : {}),
     });
     this.#clients.set(id, client);
     return client;
@@ -130,7 +134,7 @@ export class KubeClient {
 
   async #auth(
     signal: AbortSignal | undefined,
-  ): Promise<{ headers: Record<string, string>; client: Deno.HttpClient | undefined }> {
+  ): Promise<{ headers: Record<string, string>; client: TlsClient | undefined }> {
     const a = this.access;
     const headers: Record<string, string> = {};
     let cert = a.clientCertPem;

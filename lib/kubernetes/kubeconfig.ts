@@ -60,11 +60,11 @@ export interface ClusterAccess {
   readonly namespace?: string;
   /** PEM of the CA certificates to trust. */
   readonly caPem?: string;
-  /** `insecure-skip-tls-verify` (Deno cannot honour it; see the README). */
+  /** `insecure-skip-tls-verify`: the server certificate is not verified. */
   readonly insecureSkipTlsVerify: boolean;
   /** `proxy-url`. */
   readonly proxyUrl?: string;
-  /** `tls-server-name` (not supported by Deno's fetch; warned about). */
+  /** `tls-server-name`: the name checked in the server certificate and sent as SNI. */
   readonly tlsServerName?: string;
   /** Client certificate PEM (mutual TLS). */
   readonly clientCertPem?: string;
