@@ -20,7 +20,7 @@ export interface HostCredentials {
   headers: Record<string, string>;
   /** CA bundle and client certificate files. */
   tls: TlsFiles;
-  /** Whether the user asked to skip certificate checks (Deno cannot; see `insecureTlsNote`). */
+  /** Whether the user asked to skip certificate checks. */
   insecureTls: boolean;
   /** The env var that asked for `insecureTls`, for messages. */
   insecureTlsSetting: string;

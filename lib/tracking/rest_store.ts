@@ -22,6 +22,7 @@ import {
   type HttpRetryOptions,
   httpRetryOptionsFromEnv,
   HttpSettingError,
+  type TlsClient,
 } from "../http/http_client.ts";
 import type { Reporter } from "../system/output.ts";
 import { dirname } from "../system/paths.ts";
@@ -140,9 +141,9 @@ export class RestStore implements TrackingStore {
   /** Number of HTTP requests answered so far (retries count once per attempt made). */
   requestCount = 0;
   readonly #creds: HostCredentials;
-  readonly #client: Deno.HttpClient | undefined;
+  readonly #client: TlsClient | undefined;
   /** For requests that must not be sent twice (see `createTlsClient`'s `freshConnections`). */
-  #freshClient: Deno.HttpClient | undefined;
+  #freshClient: TlsClient | undefined;
   readonly #retry: Required<HttpRetryOptions>;
   readonly #reporter: Reporter | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -164,14 +165,14 @@ export class RestStore implements TrackingStore {
     this.uri = creds.childUri;
     this.childEnv = creds.childEnv;
     this.#retry = httpRetryOptionsFromEnv(env);
-    this.#client = createTlsClient(creds.tls);
+    this.#client = createTlsClient(creds.tls, { insecureSkipVerify: creds.insecureTls });
     this.#reporter = options.reporter;
     this.#signal = options.signal;
     this.#cacheFile = cachePath(env);
     if (creds.insecureTls && creds.host.startsWith("https:")) {
       this.#reporter?.log(
         "WARNING",
-        `${creds.insecureTlsSetting} is set, but mlproject cannot turn off TLS certificate checks (Deno has no per-connection switch): certificates are still verified. Trust a private CA with MLFLOW_TRACKING_SERVER_CERT_PATH, or run mlproject under 'deno run --unsafely-ignore-certificate-errors=<host>'`,
+        `${creds.insecureTlsSetting} is set: the TLS certificate of ${creds.host} is not verified`,
       );
     }
     void uri;
@@ -281,7 +282,10 @@ export class RestStore implements TrackingStore {
     const signal = options.signal ?? this.#signal;
     if (signal !== undefined) init.signal = signal;
     if (options.once) {
-      this.#freshClient ??= createTlsClient(this.#creds.tls, { freshConnections: true });
+      this.#freshClient ??= createTlsClient(this.#creds.tls, {
+        freshConnections: true,
+        insecureSkipVerify: this.#creds.insecureTls,
+      });
       init.client = this.#freshClient!;
     } else if (this.#client !== undefined) init.client = this.#client;
     init.onRetry = (attempt, reason) => {
@@ -327,7 +331,7 @@ export class RestStore implements TrackingStore {
       hint = "; if the server is slow, set MLFLOW_HTTP_REQUEST_TIMEOUT to a larger value";
     } else if (/certificate|UnknownIssuer|tls|handshake/i.test(detail)) {
       hint = this.#creds.insecureTls
-        ? `; ${this.#creds.insecureTlsSetting} cannot turn off certificate checks under Deno: set MLFLOW_TRACKING_SERVER_CERT_PATH to the CA bundle that signed the server's certificate, or run under 'deno run --unsafely-ignore-certificate-errors=<host>'`
+        ? ""
         : "; if the server uses a private CA, set MLFLOW_TRACKING_SERVER_CERT_PATH to its CA bundle (and MLFLOW_TRACKING_CLIENT_CERT_PATH for a client certificate)";
     }
     return this.#message(detail + hint);
