@@ -13,7 +13,8 @@ import type {
   Execution,
   LaunchJob,
 } from "./backend.ts";
-import { escapeForMessage, ExecutionException } from "../system/errors.ts";
+import { dockerEnvironment } from "../docker/run_args.ts";
+import { ExecutionException } from "../system/errors.ts";
 import { writeText } from "../system/output.ts";
 import { shellSplit } from "../system/shell_split.ts";
 import { sleep } from "../system/sleep.ts";
@@ -118,24 +119,8 @@ export class KubernetesBackend implements Backend {
       ["MLFLOW_EXPERIMENT_ID", job.experimentId],
     ]);
     for (const [k, v] of Object.entries(job.trackingEnv)) env.set(k, v);
-    const wanted = container.environment ?? [];
-    for (const entry of wanted) {
-      if (typeof entry !== "string") {
-        env.set(entry[0], entry[1]);
-        continue;
-      }
-      const value = job.env[entry];
-      if (value === undefined) {
-        const names = wanted.filter((e): e is string => typeof e === "string");
-        throw new ExecutionException(
-          `This project expects the ${
-            escapeForMessage(names.join(", "))
-          } environment variables to be set on the machine running the project, but ${
-            escapeForMessage(entry)
-          } was not set. Please ensure all expected environment variables are set`,
-        );
-      }
-      env.set(entry, value);
+    for (const [name, value] of dockerEnvironment(container.environment ?? [], job.env)) {
+      env.set(name, value);
     }
     const podUri = env.get("MLFLOW_TRACKING_URI")!;
     if (job.env.KUBE_MLFLOW_TRACKING_URI === undefined && isLocalStore(podUri)) {

@@ -254,24 +254,8 @@ export function dockerRunArgs(request: DockerRunRequest): DockerRunInvocation {
   }
 
   // 5 (rest). docker_env.environment.
-  const wanted = request.environment ?? [];
-  for (const entry of wanted) {
-    if (typeof entry !== "string") {
-      env.set(entry[0], entry[1]);
-      continue;
-    }
-    const value = host[entry];
-    if (value === undefined) {
-      const names = wanted.filter((e): e is string => typeof e === "string");
-      throw new ExecutionException(
-        `This project expects the ${
-          escapeForMessage(names.join(", "))
-        } environment variables to be set on the machine running the project, but ${
-          escapeForMessage(entry)
-        } was not set. Please ensure all expected environment variables are set`,
-      );
-    }
-    env.set(entry, value);
+  for (const [name, value] of dockerEnvironment(request.environment ?? [], host)) {
+    env.set(name, value);
   }
 
   // 6. Volumes.
@@ -298,4 +282,44 @@ export function dockerRunArgs(request: DockerRunRequest): DockerRunInvocation {
     .map((a) => /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'"'"'`)}'`)
     .join(" ");
   return { args, cliEnv, containerEnv: env, containerName, display, hostDirs };
+}
+
+/**
+ * The variables of `docker_env.environment`: `[name, value]` pairs as given, and names copied
+ * from the machine running the project (MLflow's message when one is not set).
+ *
+ * @param wanted The `environment` list of the MLproject file.
+ * @param host The variables of the machine running the project.
+ * @returns The pairs, in the file's order.
+ * @throws {ExecutionException} When a copied variable is not set.
+ * @example
+ * ```ts
+ * import { dockerEnvironment } from "./run_args.ts";
+ * dockerEnvironment([["A", "1"], "HOME"], { HOME: "/root" }); // [["A", "1"], ["HOME", "/root"]]
+ * ```
+ */
+export function dockerEnvironment(
+  wanted: readonly (string | readonly [string, string])[],
+  host: Readonly<Record<string, string>>,
+): [string, string][] {
+  const out: [string, string][] = [];
+  for (const entry of wanted) {
+    if (typeof entry !== "string") {
+      out.push([entry[0], entry[1]]);
+      continue;
+    }
+    const value = host[entry];
+    if (value === undefined) {
+      const names = wanted.filter((e): e is string => typeof e === "string");
+      throw new ExecutionException(
+        `This project expects the ${
+          escapeForMessage(names.join(", "))
+        } environment variables to be set on the machine running the project, but ${
+          escapeForMessage(entry)
+        } was not set. Please ensure all expected environment variables are set`,
+      );
+    }
+    out.push([entry, value]);
+  }
+  return out;
 }
