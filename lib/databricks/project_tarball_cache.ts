@@ -22,8 +22,8 @@
  * - A result is stored only when a second walk after the build gives the same fingerprint.
  * - The tarball file is checked against its sha256 and size before it is used; a corrupt or
  *   missing one is rebuilt, an unreadable or invalid entry is a miss.
- * - Writes are atomic (temporary file, then rename); a per-key file lock makes concurrent runs of
- *   the same project build once.
+ * - Writes are atomic (temporary file, then rename); a file lock per key (one of 256, by the
+ *   key's first byte) makes concurrent runs of the same project build once.
  * - A cache directory inside the project is not used (it would change the tree).
  *
  * Bounds: the 64 most recently used entries are kept (a hit refreshes its entry's mtime), the
@@ -380,7 +380,8 @@ export async function cachedProjectTarball(
   }
   const key = before.key;
   const entryPath = `${cacheRoot}/entries/${key}.json`;
-  return await withFileLock(cacheRoot, `tarball-${key.slice(0, 40)}`, async () => {
+  // At most 256 lock files (`.locks/` is never pruned): unrelated projects rarely share one.
+  return await withFileLock(cacheRoot, `tarball-${key.slice(0, 2)}`, async () => {
     const entry = await readEntry(entryPath, key);
     if (entry !== undefined && await racyFilesUnchanged(root, entry)) {
       // Files racy when stored and old now: their stat is enough from now on.

@@ -146,6 +146,31 @@ Deno.test("tarball cache: two concurrent runs of one project build once and agre
     assert.deepEqual(left, [`${a.sha256}.tar.gz`]);
   }));
 
+Deno.test("tarball cache: two concurrent processes build once and agree", () =>
+  withTemp(async (root) => {
+    const dir = `${root}/p`;
+    await makeProject(dir);
+    const cacheDir = `${root}/cache`;
+    const module = new URL("../../lib/databricks/project_tarball_cache.ts", import.meta.url).href;
+    const code = `import { cachedProjectTarball } from ${JSON.stringify(module)};
+      await using t = await cachedProjectTarball(Deno.args[0], { cacheDir: Deno.args[1] });
+      console.log(JSON.stringify({ sha256: t.sha256, hit: t.hit }));`;
+    const child = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--no-check", code, dir, cacheDir],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outs = await Promise.all([child(), child()]);
+    const results = outs.map((o) => {
+      assert(o.success, new TextDecoder().decode(o.stderr));
+      return JSON.parse(new TextDecoder().decode(o.stdout)) as { sha256: string; hit: boolean };
+    });
+    assert.equal(results[0]!.sha256, results[1]!.sha256);
+    assert.equal(results[0]!.sha256, await fresh(dir, root));
+    assert.equal(results.filter((r) => r.hit).length, 1, "one builds, the other waits and hits");
+  }));
+
 Deno.test("tarball cache: a corrupt entry is ignored and rebuilt", () =>
   withTemp(async (root) => {
     const dir = `${root}/p`;
