@@ -6,9 +6,15 @@
  * own process and reports its own peak RSS (`VmHWM` of `/proc/self/status`; Python's
  * `ru_maxrss`), so Linux only.
  *
+ * Then the tarball cache (lib/databricks/project_tarball_cache.ts) on the same project, in the same
+ * process: a first run (empty cache: build and store) and a second run of the unchanged project,
+ * once with settled files (stat walk only) and once with files touched just before the first run
+ * (racy: the second run hashes their contents again).
+ *
  * Usage: deno run -A scripts/bench_tarball.ts [--mb N]   (default 50)
  */
 import { projectTarball } from "../lib/databricks/project_tarball.ts";
+import { cachedProjectTarball } from "../lib/databricks/project_tarball_cache.ts";
 import { testMlflowVenvs } from "../tests/_helpers/mlflow_venvs.ts";
 
 const mbArg = Deno.args.indexOf("--mb");
@@ -27,9 +33,39 @@ if (Deno.args.includes("--child")) {
   const tarball = await projectTarball(dir);
   const seconds = (performance.now() - t0) / 1000;
   await Deno.remove(tarball.path);
+  const peak = peakRssMb();
+  const cached = async (touch: boolean) => {
+    const cacheDir = await Deno.makeTempDir({ prefix: "mlproject-bench-tarcache-" });
+    try {
+      if (touch) {
+        const now = new Date();
+        for await (const f of walkFiles(dir)) await Deno.utime(f, now, now);
+      }
+      const times: number[] = [];
+      for (const _ of [1, 2]) {
+        const t = performance.now();
+        await using c = await cachedProjectTarball(dir, { cacheDir });
+        if (c.sha256 !== tarball.sha256) throw new Error("cached sha256 differs");
+        times.push((performance.now() - t) / 1000);
+        if (_ === 2 && !c.hit) throw new Error("second run missed the cache");
+      }
+      return times;
+    } finally {
+      await Deno.remove(cacheDir, { recursive: true });
+    }
+  };
+  const settled = await cached(false);
+  const racy = await cached(true);
   // deno-lint-ignore no-console -- the child's one result line
-  console.log(JSON.stringify({ ...tarball, seconds, peakRssMb: peakRssMb() }));
+  console.log(JSON.stringify({ ...tarball, seconds, peakRssMb: peak, settled, racy }));
   Deno.exit(0);
+}
+
+async function* walkFiles(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    if (e.isDirectory) yield* walkFiles(`${dir}/${e.name}`);
+    else if (e.isFile) yield `${dir}/${e.name}`;
+  }
 }
 
 function pseudoRandom(size: number, seed: number): Uint8Array {
@@ -101,6 +137,16 @@ try {
       (Number(ours.size) / 1e6).toFixed(1)
     } MB, sha256 ${ours.sha256}`,
   ];
+  const [s1, s2] = ours.settled as unknown as number[];
+  const [r1, r2] = ours.racy as unknown as number[];
+  lines.push(
+    `mlproject tarball cache, settled files: run 1 ${s1!.toFixed(1)} s (build + store), run 2 ${
+      s2!.toFixed(2)
+    } s (stat walk)`,
+    `mlproject tarball cache, files touched just before run 1: run 1 ${r1!.toFixed(1)} s, run 2 ${
+      r2!.toFixed(2)
+    } s (stat walk + re-hash of the racy files)`,
+  );
   const venv = testMlflowVenvs()[0];
   if (venv !== undefined) {
     const theirs = await lastJsonLine(

@@ -22,6 +22,13 @@ import type { WorkspaceClient } from "../databricks/workspace_client.ts";
 import { databricksHostCredentials } from "../tracking/databricks_config.ts";
 import { sleep } from "../system/sleep.ts";
 import { readUserFileSync } from "../system/user_file.ts";
+import { cacheDir } from "../system/home_dir.ts";
+
+/** The tarball cache of a run's environment (`$MLPROJECT_CACHE_DIR/databricks-tarballs`, …). */
+function tarballCache(env: Record<string, string | undefined> | undefined): { cacheDir?: string } {
+  const dir = cacheDir(env ?? Deno.env.toObject(), "databricks-tarballs");
+  return dir !== undefined ? { cacheDir: dir } : {};
+}
 
 /** The modules a launch needs, loaded then (the CLI starts without them). */
 async function launchModules() {
@@ -138,6 +145,7 @@ export class DatabricksBackend implements Backend {
         dbfs: new m.DbfsClient(workspace),
         reporter,
         ...signal,
+        ...tarballCache(job.env),
       });
       reporter.log(
         "INFO",

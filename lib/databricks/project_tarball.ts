@@ -35,7 +35,8 @@
 import { createHash } from "node:crypto";
 import { ExecutionException } from "../system/errors.ts";
 import { AccountNames } from "./_account_names.ts";
-import { archiveEnd, memberHeader, paddedSize, TAR_TYPE, type TarTypeFlag } from "./_python_tar.ts";
+import { archiveEnd, memberHeader, paddedSize, TAR_TYPE } from "./_python_tar.ts";
+import { compareCodePoints, memberType } from "./_tar_members.ts";
 import { PythonGzipWriter } from "./_python_gzip.ts";
 
 /** MLflow's `DB_TARFILE_ARCHIVE_NAME`: the top folder of the archive. */
@@ -54,6 +55,8 @@ export interface ProjectTarballOptions {
   onProgress?: (progress: TarballProgress) => void;
   /** Aborting stops the build and removes the partial archive. */
   signal?: AbortSignal;
+  /** Members (archive names) whose archived bytes to hash into `fileHashes`. */
+  hashFiles?: ReadonlySet<string>;
 }
 
 /** Counts reported while the archive is built. */
@@ -74,33 +77,8 @@ export interface ProjectTarball {
   size: number;
   /** Number of tar members (the top folder included). */
   members: number;
-}
-
-/** Python's string order: by code point (UTF-16 order differs above U+D7FF). */
-function compareCodePoints(a: string, b: string): number {
-  const rank = (c: number) => c >= 0xe000 ? c - 0x800 : c >= 0xd800 ? c + 0x2000 : c;
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return rank(x) - rank(y);
-  }
-  return a.length - b.length;
-}
-
-function memberType(info: Deno.FileInfo): TarTypeFlag | undefined {
-  if (info.isFile) return TAR_TYPE.file;
-  if (info.isDirectory) return TAR_TYPE.dir;
-  if (info.isSymlink) return TAR_TYPE.symlink;
-  switch ((info.mode ?? 0) & 0o170000) {
-    case 0o010000:
-      return TAR_TYPE.fifo;
-    case 0o020000:
-      return TAR_TYPE.charDevice;
-    case 0o060000:
-      return TAR_TYPE.blockDevice;
-  }
-  return undefined; // sockets: Python's tarfile skips them
+  /** sha256 of the bytes archived for each regular file named in `hashFiles`. */
+  fileHashes: Record<string, string>;
 }
 
 /** Linux `major()`/`minor()` of an `st_rdev`. */
@@ -172,6 +150,7 @@ class ProjectArchiver {
   #options: ProjectTarballOptions;
   members = 0;
   bytesRead = 0;
+  fileHashes: Record<string, string> = {};
 
   constructor(sink: ArchiveSink, skipPath: string | undefined, options: ProjectTarballOptions) {
     this.#sink = sink;
@@ -227,7 +206,7 @@ class ProjectArchiver {
         : {}),
     }));
     this.members++;
-    if (type === TAR_TYPE.file) await this.#copyData(path, size);
+    if (type === TAR_TYPE.file) await this.#copyData(path, size, arcname);
     this.#options.onProgress?.({ members: this.members, bytesRead: this.bytesRead });
     if (type === TAR_TYPE.dir) {
       const names: string[] = [];
@@ -237,8 +216,9 @@ class ProjectArchiver {
     }
   }
 
-  async #copyData(path: string, size: number): Promise<void> {
+  async #copyData(path: string, size: number, arcname: string): Promise<void> {
     using file = await Deno.open(path);
+    const hash = this.#options.hashFiles?.has(arcname) ? createHash("sha256") : undefined;
     const buffer = new Uint8Array(Math.min(CHUNK, Math.max(size, 1)));
     let left = size;
     while (left > 0) {
@@ -248,10 +228,12 @@ class ProjectArchiver {
         throw new ExecutionException(`File '${path}' shrank while it was archived`);
       }
       await this.#sink.write(buffer.subarray(0, n));
+      hash?.update(buffer.subarray(0, n));
       left -= n;
       this.bytesRead += n;
     }
     await this.#sink.write(new Uint8Array(paddedSize(size) - size));
+    if (hash !== undefined) this.fileHashes[arcname] = hash.digest("hex");
   }
 }
 
@@ -310,7 +292,13 @@ export async function projectTarball(
     }
     await sink.write(archiveEnd(sink.offset));
     const sha256 = await sink.finish();
-    return { path, sha256, size: sink.size, members: archiver.members };
+    return {
+      path,
+      sha256,
+      size: sink.size,
+      members: archiver.members,
+      fileHashes: archiver.fileHashes,
+    };
   } catch (e) {
     await Deno.remove(path).catch(() => {});
     throw e;

@@ -3,13 +3,15 @@
  * tarball, content-addressed at `dbfs:/mlflow-experiments/<experiment>/projects-code/<sha256>.tar.gz`
  * (the same path MLflow computes for the same project, so the uploads are shared), checked with
  * `get-status` first and uploaded only when missing: with one `put`, or streamed a block at a time
- * (`create`/`add-block`/`close`) with a progress line per block for larger projects.
+ * (`create`/`add-block`/`close`) with a progress line per block for larger projects. With a cache
+ * directory, an unchanged project's sha256 comes from the tarball cache (project_tarball_cache.ts):
+ * no archive is built when DBFS has it, and the cached tarball is uploaded when it does not.
  *
  * @module
  */
 import type { Reporter } from "../system/output.ts";
 import { DBFS_BLOCK_BYTES, type DbfsClient } from "./dbfs_client.ts";
-import { projectTarball } from "./project_tarball.ts";
+import { cachedProjectTarball } from "./project_tarball_cache.ts";
 
 /** Where a project was put. */
 export interface UploadedProject {
@@ -50,11 +52,29 @@ function mb(bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1);
 }
 
+/** Options of {@linkcode uploadProject}. */
+export interface UploadProjectOptions {
+  /** The run's experiment. */
+  experimentId: string;
+  /** The DBFS client. */
+  dbfs: DbfsClient;
+  /** Where the log lines go. */
+  reporter: Reporter;
+  /** Aborts the archive and the upload. */
+  signal?: AbortSignal;
+  /**
+   * The tarball cache directory (`cacheDir(env, "databricks-tarballs")`): an unchanged project
+   * is then neither archived nor compressed again. Without it every run builds the tarball.
+   */
+  cacheDir?: string;
+}
+
 /**
- * Archives the project and uploads it unless DBFS has it already.
+ * Archives the project (or takes its digest from the tarball cache) and uploads it unless DBFS
+ * has it already.
  *
  * @param workDir The project directory.
- * @param options The experiment, the DBFS client, the reporter, an abort signal.
+ * @param options The experiment, the DBFS client, the reporter, an abort signal, the cache.
  * @returns Where the tarball is.
  * @throws {ExecutionException} For an unreadable project or an unexpected DBFS answer.
  *
@@ -67,47 +87,52 @@ function mb(bytes: number): string {
  */
 export async function uploadProject(
   workDir: string,
-  options: { experimentId: string; dbfs: DbfsClient; reporter: Reporter; signal?: AbortSignal },
+  options: UploadProjectOptions,
 ): Promise<UploadedProject> {
   const { reporter, dbfs } = options;
   const signal = options.signal !== undefined ? { signal: options.signal } : {};
   reporter.log("INFO", `=== Creating tarball from ${workDir} ===`);
-  const tarball = await projectTarball(workDir, signal);
-  try {
-    const relative = projectDbfsPath(options.experimentId, tarball.sha256);
-    const dbfsPath = `/${relative}`;
-    const fusePath = `/dbfs/${relative}`;
-    const result = { dbfsPath, fusePath, sha256: tarball.sha256, size: tarball.size };
+  await using tarball = await cachedProjectTarball(workDir, {
+    ...signal,
+    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+  });
+  if (tarball.hit) {
+    reporter.log("INFO", `=== Project unchanged since its last tarball (${tarball.sha256}) ===`);
+  }
+  const where = (sha256: string) => {
+    const relative = projectDbfsPath(options.experimentId, sha256);
+    return { dbfsPath: `/${relative}`, fusePath: `/dbfs/${relative}` };
+  };
+  let { dbfsPath, fusePath } = where(tarball.sha256);
+  if (await dbfs.getStatus(dbfsPath, signal) !== undefined) {
+    reporter.log("INFO", "=== Project already exists in DBFS ===");
+    return { dbfsPath, fusePath, sha256: tarball.sha256, size: tarball.size, uploaded: false };
+  }
+  const opened = await tarball.open();
+  using file = opened.file;
+  if (opened.sha256 !== tarball.sha256) {
+    // The project changed between its digest and its bytes: the path follows the bytes.
+    ({ dbfsPath, fusePath } = where(opened.sha256));
     if (await dbfs.getStatus(dbfsPath, signal) !== undefined) {
       reporter.log("INFO", "=== Project already exists in DBFS ===");
-      return { ...result, uploaded: false };
+      return { dbfsPath, fusePath, sha256: opened.sha256, size: opened.size, uploaded: false };
     }
-    reporter.log(
-      "INFO",
-      `=== Uploading project tarball (size: ${kb(tarball.size)} KB) to ${fusePath} ===`,
-    );
-    const file = await Deno.open(tarball.path, { read: true });
-    let done: { uploaded: boolean };
-    try {
-      done = await dbfs.upload(dbfsPath, { size: tarball.size, read: (p) => file.read(p) }, {
-        ...signal,
-        ...(tarball.size > DBFS_BLOCK_BYTES
-          ? {
-            onProgress: (p) =>
-              reporter.log("INFO", `=== Uploaded ${mb(p.sent)} of ${mb(p.total)} MB ===`),
-          }
-          : {}),
-      });
-    } finally {
-      file.close();
-    }
-    if (!done.uploaded) {
-      reporter.log("INFO", `=== Did not overwrite existing DBFS path ${fusePath} ===`);
-    } else {
-      reporter.log("INFO", `=== Finished uploading project to ${fusePath} ===`);
-    }
-    return { ...result, uploaded: done.uploaded };
-  } finally {
-    await Deno.remove(tarball.path).catch(() => {});
   }
+  const size = opened.size;
+  reporter.log("INFO", `=== Uploading project tarball (size: ${kb(size)} KB) to ${fusePath} ===`);
+  const done = await dbfs.upload(dbfsPath, { size, read: (p) => file.read(p) }, {
+    ...signal,
+    ...(size > DBFS_BLOCK_BYTES
+      ? {
+        onProgress: (p) =>
+          reporter.log("INFO", `=== Uploaded ${mb(p.sent)} of ${mb(p.total)} MB ===`),
+      }
+      : {}),
+  });
+  if (!done.uploaded) {
+    reporter.log("INFO", `=== Did not overwrite existing DBFS path ${fusePath} ===`);
+  } else {
+    reporter.log("INFO", `=== Finished uploading project to ${fusePath} ===`);
+  }
+  return { dbfsPath, fusePath, sha256: opened.sha256, size, uploaded: done.uploaded };
 }

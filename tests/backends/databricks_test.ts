@@ -256,6 +256,11 @@ Deno.test({
         assert.equal(fake.count("/api/2.0/dbfs/create"), 0);
         assert.deepEqual(fake.dbfsPaths(), [firstPath]);
         assert.ok(reporter.lines.includes("INFO === Project already exists in DBFS ==="));
+        // The tarball cache (HOME's ~/.cache/mlproject) gave the sha256: nothing was archived.
+        const sha = firstPath.slice(firstPath.lastIndexOf("/") + 1, -".tar.gz".length);
+        assert.ok(
+          reporter.lines.includes(`INFO === Project unchanged since its last tarball (${sha}) ===`),
+        );
         // The bare cluster spec goes out without mlproject's own key.
         assert.deepEqual(fake.runs.at(-1)!.payload.new_cluster, SPEC);
       });
