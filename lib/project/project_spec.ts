@@ -11,13 +11,13 @@ import { COMMAND_MAX_BYTES, EntryPoint, type ParameterSpec } from "./entry_point
 import { readUserFileSync } from "../system/user_file.ts";
 import {
   isPyDict,
-  parsePythonYaml,
   PyDate,
   PyFloat,
   pyStr,
   type PyValue,
   YamlSyntaxError,
 } from "../yaml/python_yaml.ts";
+import { parsePythonYamlCached } from "../yaml/yaml_cache.ts";
 
 /** Environment kinds an MLproject can declare. */
 export type EnvType = "python_env" | "conda_env" | "docker_env";
@@ -188,6 +188,8 @@ function parseDockerEnv(raw: { [key: string]: PyValue }): DockerEnvSpec {
  * Loads the project in `dir` exactly as MLflow reads it, with clear errors where MLflow crashes.
  *
  * @param dir The project directory (absolute).
+ * @param options `yamlCacheDir`: a cache of parsed MLproject texts (`lib/yaml/yaml_cache.ts`);
+ * none when unset.
  * @returns The project spec.
  * @throws {ExecutionException} For an invalid MLproject file, naming the file and the field.
  *
@@ -198,14 +200,17 @@ function parseDockerEnv(raw: { [key: string]: PyValue }): DockerEnvSpec {
  * project.entryPoints.get("main");
  * ```
  */
-export function loadProject(dir: string): ProjectSpec {
+export function loadProject(
+  dir: string,
+  options: { yamlCacheDir?: string | undefined } = {},
+): ProjectSpec {
   const file = findProjectFile(dir);
   let doc: { [key: string]: PyValue } = {};
   if (file !== undefined) {
     const text = readUserFileSync(file, { label: "MLproject file" });
     let parsed: PyValue;
     try {
-      parsed = parsePythonYaml(text);
+      parsed = parsePythonYamlCached(text, { dir: options.yamlCacheDir });
     } catch (e) {
       if (e instanceof YamlSyntaxError) {
         throw new ExecutionException(

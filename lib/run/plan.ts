@@ -29,6 +29,7 @@ import { parseBackendConfig, type RunOptions } from "./run_options.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { validateKey } from "../tracking/validation.ts";
 import { mark } from "../system/timing.ts";
+import { cacheDir } from "../system/home_dir.ts";
 
 /** What a run would do, as {@linkcode plan} and `mlproject run --dry-run` show it. */
 export interface RunPlan {
@@ -203,7 +204,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
   });
   mark("project fetched");
   try {
-    const project = loadProject(fetched.workDir);
+    const project = loadProject(fetched.workDir, { yamlCacheDir: cacheDir(env, "parsed-yaml") });
     mark("MLproject loaded");
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);
