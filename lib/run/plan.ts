@@ -23,7 +23,7 @@ import {
 import { detectMlflow } from "../envs/mlflow_version.ts";
 import { ExecutionException, UsageError } from "../system/errors.ts";
 import { type FetchedProject, fetchProject, type ProjectSource } from "../fetch/fetch_project.ts";
-import { loadProject, type ProjectSpec } from "../project/project_spec.ts";
+import { type ProjectSpec, readProject } from "../project/project_spec.ts";
 import { type RunContext, runContext } from "../system/run_context.ts";
 import { parseBackendConfig, type RunOptions } from "./run_options.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
@@ -204,7 +204,9 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
   });
   mark("project fetched");
   try {
-    const project = loadProject(fetched.workDir, { yamlCacheDir: cacheDir(env, "parsed-yaml") });
+    const project = await readProject(fetched.workDir, {
+      yamlCacheDir: cacheDir(env, "parsed-yaml"),
+    });
     mark("MLproject loaded");
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);

@@ -1,7 +1,7 @@
 /**
- * A content-keyed cache of {@linkcode parsePythonYaml}: the value parsed from a text is stored as
- * JSON beside that exact text, so an unchanged MLproject file is read back without running the
- * YAML parser (whose first call in a process costs a few milliseconds). An entry is used only when
+ * A content-keyed cache of `parsePythonYaml` (`python_yaml.ts`): the value parsed from a text is
+ * stored as JSON beside that exact text, so an unchanged MLproject file is read back without
+ * loading or running the YAML parser (which costs a few milliseconds in every process). An entry is used only when
  * its text equals the text being parsed and it was written by the same parser
  * ({@linkcode PARSER_REVISION}); values the JSON form cannot hold exactly (shared alias nodes,
  * odd mapping keys) are never stored. A missing, unreadable or corrupt entry means a parse.
@@ -10,7 +10,7 @@
  */
 import { join } from "../system/paths.ts";
 import { VERSION } from "../system/version.ts";
-import { parsePythonYaml, PyDate, PyFloat, type PyValue } from "./python_yaml.ts";
+import { PyDate, PyFloat, type PyValue } from "./py_value.ts";
 
 /**
  * What the cached values depend on besides the text: the mlproject version and a revision of
@@ -128,36 +128,51 @@ function writeEntry(dir: string, path: string, text: string, value: Encoded): vo
 }
 
 /**
- * {@linkcode parsePythonYaml} with a cache: the value stored for this exact text when there is
- * one, else a parse (stored for next time when it can be held exactly). Errors are never cached:
- * a text that does not parse is parsed, and fails, every time.
+ * The value stored for this exact text by {@linkcode cacheYaml}, if any.
  *
  * @param text The YAML text.
- * @param options `dir`: the cache directory (no cache when unset).
- * @returns The value, as `parsePythonYaml(text)` returns it.
- * @throws {YamlSyntaxError} As `parsePythonYaml`.
+ * @param options `dir`: the cache directory (nothing is found when unset).
+ * @returns The value `parsePythonYaml(text)` returned when it was stored, or `undefined`.
  *
  * @example
  * ```ts
- * import { parsePythonYamlCached } from "./yaml_cache.ts";
+ * import { cachedYaml, cacheYaml } from "./yaml_cache.ts";
  * const dir = Deno.makeTempDirSync();
- * const first = parsePythonYamlCached("a: yes", { dir }) as Record<string, unknown>;
- * const again = parsePythonYamlCached("a: yes", { dir }) as Record<string, unknown>;
- * console.assert(first.a === true && again.a === true);
+ * cacheYaml("a: yes", { a: true }, { dir });
+ * console.assert((cachedYaml("a: yes", { dir }) as Record<string, unknown>).a === true);
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export function parsePythonYamlCached(
+export function cachedYaml(
   text: string,
   options: { dir?: string | undefined } = {},
-): PyValue {
+): PyValue | undefined {
+  if (options.dir === undefined) return undefined;
+  return readEntry(join(options.dir, `${hashText(text)}.json`), text);
+}
+
+/**
+ * Stores the value `parsePythonYaml(text)` returned, for {@linkcode cachedYaml}; a value JSON
+ * cannot hold exactly (shared alias nodes) is not stored. Failures are ignored: the cache is
+ * optional.
+ *
+ * @param text The YAML text.
+ * @param value What `parsePythonYaml(text)` returned.
+ * @param options `dir`: the cache directory (nothing is stored when unset).
+ *
+ * @example
+ * ```ts
+ * import { cacheYaml } from "./yaml_cache.ts";
+ * cacheYaml("a: 1", { a: 1n }, {});
+ * ```
+ */
+export function cacheYaml(
+  text: string,
+  value: PyValue,
+  options: { dir?: string | undefined } = {},
+): void {
   const { dir } = options;
-  if (dir === undefined) return parsePythonYaml(text);
-  const path = join(dir, `${hashText(text)}.json`);
-  const cached = readEntry(path, text);
-  if (cached !== undefined) return cached;
-  const value = parsePythonYaml(text);
+  if (dir === undefined) return;
   const encoded = encode(value, new Set());
-  if (encoded !== undefined) writeEntry(dir, path, text, encoded);
-  return value;
+  if (encoded !== undefined) writeEntry(dir, join(dir, `${hashText(text)}.json`), text, encoded);
 }

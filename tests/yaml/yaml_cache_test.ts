@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { parsePythonYaml, YamlSyntaxError } from "../../lib/yaml/python_yaml.ts";
-import { parsePythonYamlCached, PARSER_REVISION } from "../../lib/yaml/yaml_cache.ts";
+import { cachedYaml, cacheYaml, PARSER_REVISION } from "../../lib/yaml/yaml_cache.ts";
+import type { PyValue } from "../../lib/yaml/py_value.ts";
+
+/** Parses through the cache as `readProject()` does: the cached value, else a parse stored. */
+function parsePythonYamlCached(text: string, options: { dir?: string } = {}): PyValue {
+  const cached = cachedYaml(text, options);
+  if (cached !== undefined) return cached;
+  const value = parsePythonYaml(text);
+  cacheYaml(text, value, options);
+  return value;
+}
 
 /** Every kind of value the parser produces, keys whose order JS objects rearrange included. */
 const RICH = `name: demo
@@ -101,4 +111,28 @@ Deno.test("without a directory nothing is cached; an unwritable one only costs t
   assert.deepStrictEqual(parsePythonYamlCached("a: b", { dir: `${dir.path}/file/sub` }), {
     a: "b",
   });
+});
+
+Deno.test("readProject() reads a cached MLproject as loadProject() parses it, and fills the cache", async () => {
+  using dir = tempDir();
+  const project = `${dir.path}/project`;
+  Deno.mkdirSync(project);
+  Deno.writeTextFileSync(
+    `${project}/MLproject`,
+    "name: p\nentry_points:\n  main:\n    parameters:\n      a: {type: float, default: 1.5e+3}\n    command: echo {a}\n",
+  );
+  const cache = `${dir.path}/cache`;
+  const { readProject } = await import("../../lib/project/project_spec.ts");
+  const { loadProject } = await import("../../lib/project/load_project.ts");
+  const expected = loadProject(project);
+  const render = (p: typeof expected) =>
+    p.entryPoints.get("main")!.renderCommand(p.entryPoints.get("main")!.computeParameters({}));
+  const first = await readProject(project, { yamlCacheDir: cache });
+  assert.equal(entries(cache).length, 1);
+  const second = await readProject(project, { yamlCacheDir: cache });
+  for (const p of [first, second]) {
+    assert.equal(p.name, expected.name);
+    assert.equal(render(p), render(expected));
+  }
+  assert.equal(render(second), "echo 1500.0");
 });
