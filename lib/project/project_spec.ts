@@ -340,10 +340,12 @@ export function projectFromText(
 /**
  * Loads the project in `dir` as {@linkcode projectFromText} reads it. An MLproject text found in
  * the cache (`lib/yaml/yaml_cache.ts`) is not parsed again, and the YAML parser is then not even
- * loaded; a text parsed is stored there.
+ * loaded; a text parsed is stored there, or, with `storeLater`, when the caller says so.
  *
  * @param dir The project directory (absolute).
- * @param options `yamlCacheDir`: the cache of parsed MLproject texts (none when unset).
+ * @param options `yamlCacheDir`: the cache of parsed MLproject texts (none when unset);
+ * `storeLater`: receives the function that stores a parsed text, instead of storing it now (a
+ * plan writes nothing).
  * @returns The project spec.
  * @throws {ExecutionException} For an invalid MLproject file, naming the file and the field.
  *
@@ -355,7 +357,10 @@ export function projectFromText(
  */
 export async function readProject(
   dir: string,
-  options: { yamlCacheDir?: string | undefined } = {},
+  options: {
+    yamlCacheDir?: string | undefined;
+    storeLater?: (store: () => void) => void;
+  } = {},
 ): Promise<ProjectSpec> {
   const cache = { dir: options.yamlCacheDir };
   const source = readProjectFile(dir);
@@ -364,7 +369,9 @@ export async function readProject(
   const { parsePythonYaml } = await import("../yaml/python_yaml.ts");
   return projectFromText(dir, source, (text) => {
     const value = parsePythonYaml(text);
-    cacheYaml(text, value, cache);
+    const store = () => cacheYaml(text, value, cache);
+    if (options.storeLater !== undefined) options.storeLater(store);
+    else store();
     return value;
   });
 }

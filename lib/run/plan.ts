@@ -114,6 +114,8 @@ export interface PlannedRun {
   readonly backend: Backend;
   /** The tracking URI given (option or `MLFLOW_TRACKING_URI`), if any. */
   readonly givenTrackingUri: string | undefined;
+  /** Stores what planning learned in mlproject's cache (a parsed MLproject): a plan writes nothing. */
+  readonly fillCache: () => void;
 }
 
 function findEntryPoint(
@@ -204,8 +206,10 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
   });
   mark("project fetched");
   try {
+    let fillCache = () => {};
     const project = await readProject(fetched.workDir, {
       yamlCacheDir: cacheDir(env, "parsed-yaml"),
+      storeLater: (store) => fillCache = store,
     });
     mark("MLproject loaded");
     const entryPoint = findEntryPoint(project, entryName, env);
@@ -342,6 +346,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       environment,
       backend,
       givenTrackingUri,
+      fillCache,
     };
   } catch (e) {
     await fetched.cleanup();

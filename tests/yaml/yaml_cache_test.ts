@@ -136,3 +136,18 @@ Deno.test("readProject() reads a cached MLproject as loadProject() parses it, an
   }
   assert.equal(render(second), "echo 1500.0");
 });
+
+Deno.test("readProject() with storeLater writes nothing until the caller stores", async () => {
+  using dir = tempDir();
+  const project = `${dir.path}/project`;
+  Deno.mkdirSync(project);
+  Deno.writeTextFileSync(`${project}/MLproject`, "name: later\n");
+  const cache = `${dir.path}/cache`;
+  const { readProject } = await import("../../lib/project/project_spec.ts");
+  let store: (() => void) | undefined;
+  const spec = await readProject(project, { yamlCacheDir: cache, storeLater: (s) => store = s });
+  assert.equal(spec.name, "later");
+  assert.deepStrictEqual(entries(dir.path), ["project"]);
+  store!();
+  assert.equal(entries(cache).length, 1);
+});
