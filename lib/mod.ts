@@ -48,10 +48,6 @@ export {
   type ParameterSpec,
   type ParameterValues,
 } from "./project/entry_point.ts";
-export {
-  type DockerEnvSpec,
-  type EnvType,
-  loadProject,
-  type ProjectSpec,
-} from "./project/project_spec.ts";
+export { type DockerEnvSpec, type EnvType, type ProjectSpec } from "./project/project_spec.ts";
+export { loadProject } from "./project/load_project.ts";
 export { shellQuote } from "./system/shell_quote.ts";

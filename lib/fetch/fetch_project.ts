@@ -177,7 +177,9 @@ export async function fetchProject(
   const localDir = path === undefined ? undefined : resolve(cwd, path);
   const version = options.version === "" ? undefined : options.version;
   const kind = archiveKind(base);
-  if (kind !== undefined && (localDir === undefined || !isDirectory(localDir))) {
+  // One stat of the directory serves every check below.
+  const isDir = localDir !== undefined && isDirectory(localDir);
+  if (kind !== undefined && !isDir) {
     if (version !== undefined) {
       throw new ExecutionException("Setting a version is only supported for Git project URIs");
     }
@@ -189,10 +191,10 @@ export async function fetchProject(
     }
     throw new ExecutionException(`No such project directory or git repository: '${base}'`);
   }
-  if (localDir !== undefined && isDirectory(localDir) && isBareRepository(localDir)) {
+  if (localDir !== undefined && isDir && isBareRepository(localDir)) {
     return await fetchRemoteGit(`file://${localDir}`, { ...options, uri, base, subdirectory });
   }
-  if (localDir === undefined || !isDirectory(localDir)) {
+  if (localDir === undefined || !isDir) {
     if (GIT_URI_RE.test(base)) {
       return await fetchRemoteGit(base, { ...options, uri, base, subdirectory });
     }
@@ -237,9 +239,10 @@ export async function fetchProject(
 
 /** A bare repository (or a `.git` directory) is fetched like a remote. */
 function isBareRepository(dir: string): boolean {
+  // `HEAD` first: a plain project directory has none, so this costs it one stat.
+  if (!isFile(join(dir, "HEAD"))) return false;
   if (isDirectory(join(dir, ".git"))) return false;
-  return isFile(join(dir, "HEAD")) && isDirectory(join(dir, "objects")) &&
-    isDirectory(join(dir, "refs"));
+  return isDirectory(join(dir, "objects")) && isDirectory(join(dir, "refs"));
 }
 
 /** `root/subdirectory`, which must exist and (after symlinks) stay inside `root`. */

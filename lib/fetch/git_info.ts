@@ -7,7 +7,6 @@
  */
 import { dirname, isAbsolute, join, relative, resolve } from "../system/paths.ts";
 import { runCommand } from "../system/run_command.ts";
-import { readUserFileSync } from "../system/user_file.ts";
 
 // packed-refs of a large repository can be big; anything larger is not read.
 const GIT_FILE_MAX_BYTES = 256 * 1024 * 1024;
@@ -28,9 +27,19 @@ interface GitDirs {
   commonDir: string;
 }
 
+/** Strict UTF-8 (a leading BOM dropped): a file that is not text reads as missing. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A regular file's text, or `undefined` (missing, not a regular file, too big, not UTF-8). One
+ * stat and one read: a run reads several of these, most of them missing.
+ */
 function readText(path: string): string | undefined {
   try {
-    return readUserFileSync(path, { maxBytes: GIT_FILE_MAX_BYTES });
+    const stat = Deno.statSync(path);
+    if (!stat.isFile || stat.size > GIT_FILE_MAX_BYTES) return undefined;
+    const bytes = Deno.readFileSync(path);
+    return bytes.length > GIT_FILE_MAX_BYTES ? undefined : UTF8.decode(bytes);
   } catch {
     return undefined;
   }
@@ -77,8 +86,12 @@ function resolveRef(dirs: GitDirs, ref: string): string | undefined {
   return undefined;
 }
 
-function usesReftable(dirs: GitDirs): boolean {
-  return /refstorage\s*=\s*reftable/i.test(readText(join(dirs.commonDir, "config")) ?? "");
+function usesReftable(config: string): boolean {
+  return /refstorage\s*=\s*reftable/i.test(config);
+}
+
+function readConfig(dirs: GitDirs): string {
+  return readText(join(dirs.commonDir, "config")) ?? "";
 }
 
 function firstRemoteUrl(config: string): string | undefined {
@@ -131,7 +144,8 @@ async function readGitInfoWithGit(dir: string): Promise<GitInfo | undefined> {
 export async function readGitInfo(dir: string): Promise<GitInfo | undefined> {
   const dirs = findGitDirs(dir);
   if (dirs === undefined) return undefined;
-  if (usesReftable(dirs)) return await readGitInfoWithGit(dir);
+  const config = readConfig(dirs);
+  if (usesReftable(config)) return await readGitInfoWithGit(dir);
   const head = readText(join(dirs.gitDir, "HEAD"))?.trim();
   if (head === undefined) return await readGitInfoWithGit(dir);
   const commit = head.startsWith("ref: ")
@@ -142,7 +156,7 @@ export async function readGitInfo(dir: string): Promise<GitInfo | undefined> {
   return {
     toplevel: dirs.toplevel,
     commit,
-    repoUrl: firstRemoteUrl(readText(join(dirs.commonDir, "config")) ?? ""),
+    repoUrl: firstRemoteUrl(config),
   };
 }
 
@@ -162,7 +176,7 @@ export async function readGitInfo(dir: string): Promise<GitInfo | undefined> {
 export async function isLocalBranch(dir: string, name: string): Promise<boolean> {
   const dirs = findGitDirs(dir);
   if (dirs === undefined) return false;
-  if (!usesReftable(dirs) && !name.includes("..")) {
+  if (!usesReftable(readConfig(dirs)) && !name.includes("..")) {
     return resolveRef(dirs, `refs/heads/${name}`) !== undefined;
   }
   const out = await runCommand("git", ["rev-parse", "--verify", "-q", `refs/heads/${name}`], {

@@ -11,13 +11,13 @@ import { COMMAND_MAX_BYTES, EntryPoint, type ParameterSpec } from "./entry_point
 import { readUserFileSync } from "../system/user_file.ts";
 import {
   isPyDict,
-  parsePythonYaml,
   PyDate,
   PyFloat,
   pyStr,
   type PyValue,
   YamlSyntaxError,
-} from "../yaml/python_yaml.ts";
+} from "../yaml/py_value.ts";
+import { cachedYaml, cacheYaml } from "../yaml/yaml_cache.ts";
 
 /** Environment kinds an MLproject can declare. */
 export type EnvType = "python_env" | "conda_env" | "docker_env";
@@ -184,39 +184,72 @@ function parseDockerEnv(raw: { [key: string]: PyValue }): DockerEnvSpec {
   };
 }
 
+/** An MLproject file and its text. */
+export interface ProjectFileText {
+  /** The file's path. */
+  readonly file: string;
+  /** Its text. */
+  readonly text: string;
+}
+
 /**
- * Loads the project in `dir` exactly as MLflow reads it, with clear errors where MLflow crashes.
+ * Reads the MLproject file of a directory, refusing what is not a regular UTF-8 text file.
+ *
+ * @param dir The project directory.
+ * @returns The file and its text, or `undefined` when the directory has none.
+ * @throws {ExecutionException} For an unreadable file, naming it.
+ *
+ * @example
+ * ```ts ignore
+ * import { readProjectFile } from "./project_spec.ts";
+ * readProjectFile("examples/demo")?.text;
+ * ```
+ */
+export function readProjectFile(dir: string): ProjectFileText | undefined {
+  const file = findProjectFile(dir);
+  if (file === undefined) return undefined;
+  return { file, text: readUserFileSync(file, { label: "MLproject file" }) };
+}
+
+/**
+ * The project of a directory from its MLproject text, exactly as MLflow reads it, with clear
+ * errors where MLflow crashes.
  *
  * @param dir The project directory (absolute).
+ * @param source Its MLproject file and text (`undefined`: it has none).
+ * @param parse Parses the text as PyYAML's `safe_load` does (`parsePythonYaml`).
  * @returns The project spec.
  * @throws {ExecutionException} For an invalid MLproject file, naming the file and the field.
  *
  * @example
- * ```ts ignore
- * import { loadProject } from "./project_spec.ts";
- * const project = loadProject("/abs/examples/demo");
- * project.entryPoints.get("main");
+ * ```ts
+ * import { projectFromText } from "./project_spec.ts";
+ * const project = projectFromText("/p", undefined, () => null);
+ * console.assert(project.entryPoints.size === 0);
  * ```
  */
-export function loadProject(dir: string): ProjectSpec {
-  const file = findProjectFile(dir);
+export function projectFromText(
+  dir: string,
+  source: ProjectFileText | undefined,
+  parse: (text: string) => PyValue,
+): ProjectSpec {
+  const file = source?.file;
   let doc: { [key: string]: PyValue } = {};
-  if (file !== undefined) {
-    const text = readUserFileSync(file, { label: "MLproject file" });
+  if (source !== undefined) {
     let parsed: PyValue;
     try {
-      parsed = parsePythonYaml(text);
+      parsed = parse(source.text);
     } catch (e) {
       if (e instanceof YamlSyntaxError) {
         throw new ExecutionException(
-          `Cannot parse MLproject file '${esc(file)}': ${escapeForMessage(e.message)}`,
+          `Cannot parse MLproject file '${esc(source.file)}': ${escapeForMessage(e.message)}`,
         );
       }
       throw e;
     }
-    if (parsed === null) throw invalid(file, "the file is empty");
+    if (parsed === null) throw invalid(source.file, "the file is empty");
     if (!isPyDict(parsed)) {
-      throw invalid(file, `the top level must be a mapping, got '${brief(parsed)}'`);
+      throw invalid(source.file, `the top level must be a mapping, got '${brief(parsed)}'`);
     }
     doc = parsed;
   }
@@ -302,4 +335,43 @@ export function loadProject(dir: string): ProjectSpec {
 
   const name = doc.name === undefined || doc.name === null ? undefined : pyStr(doc.name);
   return { dir, file, name, entryPoints, envType, envConfigPath, dockerEnv };
+}
+
+/**
+ * Loads the project in `dir` as {@linkcode projectFromText} reads it. An MLproject text found in
+ * the cache (`lib/yaml/yaml_cache.ts`) is not parsed again, and the YAML parser is then not even
+ * loaded; a text parsed is stored there, or, with `storeLater`, when the caller says so.
+ *
+ * @param dir The project directory (absolute).
+ * @param options `yamlCacheDir`: the cache of parsed MLproject texts (none when unset);
+ * `storeLater`: receives the function that stores a parsed text, instead of storing it now (a
+ * plan writes nothing).
+ * @returns The project spec.
+ * @throws {ExecutionException} For an invalid MLproject file, naming the file and the field.
+ *
+ * @example
+ * ```ts ignore
+ * import { readProject } from "./project_spec.ts";
+ * const project = await readProject("/abs/examples/demo", { yamlCacheDir: "/tmp/yaml" });
+ * ```
+ */
+export async function readProject(
+  dir: string,
+  options: {
+    yamlCacheDir?: string | undefined;
+    storeLater?: (store: () => void) => void;
+  } = {},
+): Promise<ProjectSpec> {
+  const cache = { dir: options.yamlCacheDir };
+  const source = readProjectFile(dir);
+  const cached = source === undefined ? null : cachedYaml(source.text, cache);
+  if (cached !== undefined) return projectFromText(dir, source, () => cached);
+  const { parsePythonYaml } = await import("../yaml/python_yaml.ts");
+  return projectFromText(dir, source, (text) => {
+    const value = parsePythonYaml(text);
+    const store = () => cacheYaml(text, value, cache);
+    if (options.storeLater !== undefined) options.storeLater(store);
+    else store();
+    return value;
+  });
 }

@@ -23,12 +23,13 @@ import {
 import { detectMlflow } from "../envs/mlflow_version.ts";
 import { ExecutionException, UsageError } from "../system/errors.ts";
 import { type FetchedProject, fetchProject, type ProjectSource } from "../fetch/fetch_project.ts";
-import { loadProject, type ProjectSpec } from "../project/project_spec.ts";
+import { type ProjectSpec, readProject } from "../project/project_spec.ts";
 import { type RunContext, runContext } from "../system/run_context.ts";
 import { parseBackendConfig, type RunOptions } from "./run_options.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { validateKey } from "../tracking/validation.ts";
 import { mark } from "../system/timing.ts";
+import { cacheDir } from "../system/home_dir.ts";
 
 /** What a run would do, as {@linkcode plan} and `mlproject run --dry-run` show it. */
 export interface RunPlan {
@@ -113,6 +114,8 @@ export interface PlannedRun {
   readonly backend: Backend;
   /** The tracking URI given (option or `MLFLOW_TRACKING_URI`), if any. */
   readonly givenTrackingUri: string | undefined;
+  /** Stores what planning learned in mlproject's cache (a parsed MLproject): a plan writes nothing. */
+  readonly fillCache: () => void;
 }
 
 function findEntryPoint(
@@ -203,7 +206,11 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
   });
   mark("project fetched");
   try {
-    const project = loadProject(fetched.workDir);
+    let fillCache = () => {};
+    const project = await readProject(fetched.workDir, {
+      yamlCacheDir: cacheDir(env, "parsed-yaml"),
+      storeLater: (store) => fillCache = store,
+    });
     mark("MLproject loaded");
     const entryPoint = findEntryPoint(project, entryName, env);
     const logged = entryPoint.computeParameters(parameters);
@@ -339,6 +346,7 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       environment,
       backend,
       givenTrackingUri,
+      fillCache,
     };
   } catch (e) {
     await fetched.cleanup();

@@ -66,6 +66,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     }
   };
   try {
+    planned.fillCache();
     const prepared = await prepare(planned, options, (dir) => downloadDir = dir);
     mark("environment prepared");
     store = await openTrackingStore(prepared.trackingUri, {

@@ -8,7 +8,8 @@ import {
   validateEnvManager,
 } from "../../lib/envs/environment.ts";
 import { detectMlflow } from "../../lib/envs/mlflow_version.ts";
-import { loadProject, type ProjectSpec } from "../../lib/project/project_spec.ts";
+import type { ProjectSpec } from "../../lib/project/project_spec.ts";
+import { loadProject } from "../../lib/project/load_project.ts";
 import { FIXTURES, tempDir, writeFiles } from "../_helpers/cli.ts";
 
 const MAIN = "entry_points:\n  main:\n    command: echo hi\n";

@@ -5,7 +5,7 @@ import {
   readPythonEnvSpec,
   resolveRequirements,
 } from "../../lib/envs/python_env_spec.ts";
-import { loadProject } from "../../lib/project/project_spec.ts";
+import { loadProject } from "../../lib/project/load_project.ts";
 import { tempDir, writeFiles } from "../_helpers/cli.ts";
 
 const MAIN = "entry_points:\n  main:\n    command: echo hi\n";

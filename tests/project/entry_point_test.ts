@@ -7,7 +7,7 @@ import {
   scriptEntryPoint,
   uriScheme,
 } from "../../lib/project/entry_point.ts";
-import { loadProject } from "../../lib/project/project_spec.ts";
+import { loadProject } from "../../lib/project/load_project.ts";
 import { FIXTURES, tempDir, writeFiles } from "../_helpers/cli.ts";
 
 const PARAMS_ECHO = `${FIXTURES}/projects/params_echo`;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ExecutionException } from "../../lib/system/errors.ts";
-import { findProjectFile, loadProject } from "../../lib/project/project_spec.ts";
+import { findProjectFile } from "../../lib/project/project_spec.ts";
+import { loadProject } from "../../lib/project/load_project.ts";
 import { FIXTURES, tempDir, writeFiles } from "../_helpers/cli.ts";
 
 const PROJECTS = `${FIXTURES}/projects`;
