@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { statProbe } from "./_fs_probe.ts";
 
 /**
  * Whether a path is an existing regular file with an execute bit.
@@ -17,12 +18,8 @@
  * ```
  */
 export function isExecutable(path: string): boolean {
-  try {
-    const info = Deno.statSync(path);
-    return info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
+  const info = statProbe(path);
+  return info !== undefined && info.isFile && ((info.mode ?? 0o111) & 0o111) !== 0;
 }
 
 /**

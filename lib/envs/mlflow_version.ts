@@ -6,6 +6,7 @@
  */
 import { join, resolve } from "../system/paths.ts";
 import { pythonSitePath, type PythonSitePathOptions } from "./python_site.ts";
+import { readDirProbe, readTextProbe, statProbe } from "./_fs_probe.ts";
 
 /** The MLflow an interpreter imports. */
 export interface MlflowInstall {
@@ -32,12 +33,8 @@ interface Found {
 
 /** `Version:` from the header of a METADATA / PKG-INFO file. */
 function metadataVersion(path: string): string | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
+  const text = readTextProbe(path);
+  if (text === undefined) return undefined;
   for (const line of text.split("\n", 64)) {
     const header = line.trimEnd();
     if (header === "") return undefined; // end of the headers
@@ -48,12 +45,8 @@ function metadataVersion(path: string): string | undefined {
 
 /** `VERSION = "…"` of an `mlflow` package directory (what `mlflow.__version__` is). */
 function packageVersion(packageDir: string): string | undefined {
-  try {
-    const text = Deno.readTextFileSync(join(packageDir, "version.py"));
-    return /^VERSION\s*=\s*["']([^"']+)["']/m.exec(text)?.[1];
-  } catch {
-    return undefined;
-  }
+  const text = readTextProbe(join(packageDir, "version.py"));
+  return text === undefined ? undefined : /^VERSION\s*=\s*["']([^"']+)["']/m.exec(text)?.[1];
 }
 
 const KINDS = [".dist-info", ".egg-info", ".egg-link", ".egg"] as const;
@@ -100,12 +93,9 @@ function entryVersion(dir: string, entry: string, kind: Candidate["kind"]): stri
     return metadataVersion(join(path, "PKG-INFO")) ?? metadataVersion(path);
   }
   // egg-link (`setup.py develop`): its first line is the project directory.
-  let target: string;
-  try {
-    target = Deno.readTextFileSync(path).split(/\r?\n/)[0]!.trim();
-  } catch {
-    return undefined;
-  }
+  const link = readTextProbe(path);
+  if (link === undefined) return undefined;
+  const target = link.split(/\r?\n/)[0]!.trim();
   const project = resolve(dir, target);
   const name = entry.slice(0, -".egg-link".length);
   for (const info of [name, name.replace(/-/g, "_")]) {
@@ -128,12 +118,8 @@ function compareLoose(a: string, b: string): number {
 /** The MLflow one directory provides: its metadata (`mlflow` before `mlflow-skinny`), else a
  * bare `mlflow` package (a source checkout on `PYTHONPATH`). */
 function scanDir(dir: string): Found | undefined {
-  let entries: Deno.DirEntry[];
-  try {
-    entries = [...Deno.readDirSync(dir)];
-  } catch {
-    return undefined;
-  }
+  const entries = readDirProbe(dir);
+  if (entries === undefined) return undefined;
   const candidates: Candidate[] = [];
   let hasPackage = false;
   for (const e of entries) {
@@ -166,13 +152,9 @@ const scans = new Map<string, { stamp: string; found: Found | undefined }>();
 
 function scanDirCached(dir: string, cache: boolean): Found | undefined {
   if (!cache) return scanDir(dir);
-  let stamp: string;
-  try {
-    const info = Deno.statSync(dir);
-    stamp = `${info.mtime?.getTime()}:${info.ino}:${info.nlink}`;
-  } catch {
-    return undefined;
-  }
+  const info = statProbe(dir);
+  if (info === undefined) return undefined;
+  const stamp = `${info.mtime?.getTime()}:${info.ino}:${info.nlink}`;
   const cached = scans.get(dir);
   if (cached !== undefined && cached.stamp === stamp) return cached.found;
   const found = scanDir(dir);

@@ -9,7 +9,11 @@
 import { dirname, resolve } from "../system/paths.ts";
 import { homeDir as home } from "../system/home_dir.ts";
 import { isExecutable, which } from "./_which.ts";
-import { isDirectory, listDir, statOrUndefined } from "../system/file_checks.ts";
+import { readDirProbe, readTextProbe, realPathProbe, statProbe } from "./_fs_probe.ts";
+
+const statOrUndefined = statProbe;
+const isDirectory = (path: string): boolean => statProbe(path)?.isDirectory ?? false;
+const listDir = (path: string): string[] => (readDirProbe(path) ?? []).map((e) => e.name);
 
 const homeDir = (env: Record<string, string>): string => home(env) ?? "/";
 
@@ -44,21 +48,8 @@ export interface PythonSitePathOptions {
   cache?: boolean;
 }
 
-function readText(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function realPath(path: string): string {
-  try {
-    return Deno.realPathSync(path);
-  } catch {
-    return path;
-  }
-}
+const readText = readTextProbe;
+const realPath = realPathProbe;
 
 const SHIM_MAX_BYTES = 4096;
 

@@ -20,7 +20,8 @@ import {
   planEnvironment,
   validateEnvManager,
 } from "../envs/environment.ts";
-import { detectMlflow } from "../envs/mlflow_version.ts";
+import { detectMlflowCached } from "../envs/mlflow_detection_cache.ts";
+import type { MlflowInstall } from "../envs/mlflow_version.ts";
 import { ExecutionException, UsageError } from "../system/errors.ts";
 import { type FetchedProject, fetchProject, type ProjectSource } from "../fetch/fetch_project.ts";
 import { type ProjectSpec, readProject } from "../project/project_spec.ts";
@@ -114,8 +115,11 @@ export interface PlannedRun {
   readonly backend: Backend;
   /** The tracking URI given (option or `MLFLOW_TRACKING_URI`), if any. */
   readonly givenTrackingUri: string | undefined;
-  /** Stores what planning learned in mlproject's cache (a parsed MLproject): a plan writes nothing. */
+  /** Stores what planning learned in mlproject's cache (a parsed MLproject, the MLflow
+   * detected): a plan writes nothing. */
   readonly fillCache: () => void;
+  /** The MLflow detected in the planned environment's interpreter (`undefined` when none). */
+  readonly mlflow: MlflowInstall | undefined;
 }
 
 function findEntryPoint(
@@ -259,9 +263,15 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
     });
     mark("environment planned");
+    let storeDetection = () => {};
     const mlflow = environment.python === undefined
       ? undefined
-      : detectMlflow(environment.python, { env, cwd });
+      : detectMlflowCached(environment.python, {
+        env,
+        cwd,
+        cacheFile: cacheDir(env, "mlflow-detection.json"),
+        storeLater: (store) => storeDetection = store,
+      });
     mark("MLflow detected");
     // The MLflow inside a docker image is not inspected: the URI is chosen without it.
     const docker = environment.kind === "docker";
@@ -346,7 +356,11 @@ export async function planRun(uri: string, options: RunOptions = {}): Promise<Pl
       environment,
       backend,
       givenTrackingUri,
-      fillCache,
+      fillCache: () => {
+        fillCache();
+        storeDetection();
+      },
+      mlflow,
     };
   } catch (e) {
     await fetched.cleanup();

@@ -208,8 +208,12 @@ async function prepare(
     return { environment, mlflow: undefined, trackingUri, invocation };
   }
   // The MLflow the entry point will import decides the default store and its schema.
+  // `local` runs the interpreter the plan inspected, with the same environment.
   const mlflow = environment.python === undefined
     ? undefined
+    : environment.kind === "local" && environment.python === planned.environment.python &&
+        Object.keys(environment.env).length === 0
+    ? planned.mlflow
     : detectMlflow(environment.python, { env: { ...env, ...environment.env }, cwd });
   if (environment.kind !== "docker") {
     reporter.log(
