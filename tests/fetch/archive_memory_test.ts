@@ -14,7 +14,12 @@ import {
 
 const MiB = 1024 * 1024;
 const BIG = 512 * MiB;
-const MAX_GROWTH_MIB = 100;
+/**
+ * Allowed growth over a tiny archive's peak. Streaming measures 63–76 MiB on a quiet machine and up
+ * to ~110 MiB under the parallel suite on 2 loaded cores (garbage collection lags); reading an entry
+ * whole costs more than its 512 MiB, so 160 still tells the two apart.
+ */
+const MAX_GROWTH_MIB = 160;
 
 function project(sizeFile: string): BigEntry {
   return {
@@ -33,7 +38,7 @@ async function cliPeak(dir: string, archive: string) {
 
 Deno.test({
   name:
-    "run unpacks a 512 MiB entry of a tar, tar.gz and zip (stored, deflated) within 100 MiB of extra memory",
+    "run unpacks a 512 MiB entry of a tar, tar.gz and zip (stored, deflated) within 160 MiB of extra memory (not in proportion to its size)",
   async fn() {
     await using dir = await tempDir();
     const d = dir.path;
