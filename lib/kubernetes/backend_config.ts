@@ -9,7 +9,8 @@ import { escapeForMessage, ExecutionException } from "../system/errors.ts";
 import { isFile } from "../system/file_checks.ts";
 import { resolve } from "../system/paths.ts";
 import { readUserFile } from "../system/user_file.ts";
-import { parsePythonYaml, PyDate, PyFloat, type PyValue } from "../yaml/python_yaml.ts";
+import { parsePythonYaml } from "../yaml/python_yaml.ts";
+import { yamlToJson } from "../yaml/py_value.ts";
 import { templateContainer } from "./job_manifest.ts";
 
 /** A checked Kubernetes backend configuration. */
@@ -24,30 +25,6 @@ export interface KubernetesConfig {
   readonly context?: string;
   /** `repository-uri`: where the image is pushed. */
   readonly repositoryUri: string;
-}
-
-/**
- * A YAML value as JSON: integers as numbers, floats as numbers, dates as their text.
- *
- * @param value A value from `parsePythonYaml`.
- * @returns The JSON value.
- *
- * @example
- * ```ts
- * import { yamlToJson } from "./backend_config.ts";
- * import { parsePythonYaml } from "../yaml/python_yaml.ts";
- * console.assert((yamlToJson(parsePythonYaml("a: 1")) as { a: number }).a === 1);
- * ```
- */
-export function yamlToJson(value: PyValue): unknown {
-  if (typeof value === "bigint") return Number(value);
-  if (value instanceof PyFloat) return value.value;
-  if (value instanceof PyDate) return value.text;
-  if (Array.isArray(value)) return value.map(yamlToJson);
-  if (typeof value === "object" && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, yamlToJson(v)]));
-  }
-  return value;
 }
 
 function optionalString(

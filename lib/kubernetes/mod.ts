@@ -9,7 +9,7 @@
  *
  * @module
  */
-export { type KubernetesConfig, parseKubernetesConfig, yamlToJson } from "./backend_config.ts";
+export { type KubernetesConfig, parseKubernetesConfig } from "./backend_config.ts";
 export { resolveClusterAccess, type ResolveClusterAccessOptions } from "./cluster_access.ts";
 export {
   type ExecCredential,

@@ -178,3 +178,27 @@ export function pyRepr(value: PyValue): string {
   }
   return pyStr(value);
 }
+
+/**
+ * A YAML value as JSON: integers as numbers, floats as numbers, dates as their text.
+ *
+ * @param value A value from `parsePythonYaml`.
+ * @returns The JSON value.
+ *
+ * @example
+ * ```ts
+ * import { yamlToJson } from "./py_value.ts";
+ * import { parsePythonYaml } from "./python_yaml.ts";
+ * console.assert((yamlToJson(parsePythonYaml("a: 1")) as { a: number }).a === 1);
+ * ```
+ */
+export function yamlToJson(value: PyValue): unknown {
+  if (typeof value === "bigint") return Number(value);
+  if (value instanceof PyFloat) return value.value;
+  if (value instanceof PyDate) return value.text;
+  if (Array.isArray(value)) return value.map(yamlToJson);
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, yamlToJson(v)]));
+  }
+  return value;
+}
