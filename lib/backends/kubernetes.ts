@@ -14,6 +14,7 @@ import type {
   LaunchJob,
 } from "./backend.ts";
 import { dockerEnvironment } from "../docker/run_args.ts";
+import { parseTrackingUri } from "../tracking/tracking_uri.ts";
 import { ExecutionException } from "../system/errors.ts";
 import { writeText } from "../system/output.ts";
 import { shellSplit } from "../system/shell_split.ts";
@@ -37,10 +38,6 @@ export interface KubernetesBackendOptions {
    * as a run artifact).
    */
   onLogLine?: (line: string) => void;
-}
-
-function isLocalStore(uri: string): boolean {
-  return !/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || /^(file|sqlite):/i.test(uri);
 }
 
 function isLoopbackHttp(uri: string): boolean {
@@ -123,7 +120,10 @@ export class KubernetesBackend implements Backend {
       env.set(name, value);
     }
     const podUri = env.get("MLFLOW_TRACKING_URI")!;
-    if (job.env.KUBE_MLFLOW_TRACKING_URI === undefined && isLocalStore(podUri)) {
+    if (
+      job.env.KUBE_MLFLOW_TRACKING_URI === undefined &&
+      parseTrackingUri(podUri, "/").kind !== "rest"
+    ) {
       reporter.log(
         "WARNING",
         `Tracking URI '${podUri}' is a store on this machine, which the Job's pod cannot reach: set KUBE_MLFLOW_TRACKING_URI to a tracking server the pod can reach`,
