@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { findLocalPython } from "./python_site.ts";
 import { ExecutionException, UsageError } from "../system/errors.ts";
 import { type Invocation, shellInvocation } from "../backends/invocation.ts";
 import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
@@ -252,7 +253,6 @@ export async function planEnvironment(
     };
   }
   if (kind === "local") {
-    const { findLocalPython } = await import("./python_site.ts");
     const python = findLocalPython(options.env);
     const prepared: PreparedEnvironment = {
       kind,

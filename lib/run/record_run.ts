@@ -48,7 +48,9 @@ async function resolveExperiment(
  * existing run: nothing is tagged or logged then).
  *
  * @param plan The plan.
- * @param options The open store, the run's context, the run options.
+ * @param options The open store, the run's context, the run options; `turn`: a turn of the event
+ * loop ({@linkcode nextTurn}) the caller started before its own synchronous work (opening the
+ * store), so that the turn costs no time of its own (one is taken here when it is missing).
  * @returns The run.
  * @throws {ExecutionException} For a missing or deleted experiment, a missing run.
  * @throws {InterruptedError} When `ctx.signal` aborted before the run was created.
@@ -60,7 +62,7 @@ async function resolveExperiment(
  */
 export async function recordRun(
   plan: RunPlan,
-  options: { store: TrackingStore; ctx: RunContext; options: RunOptions },
+  options: { store: TrackingStore; ctx: RunContext; options: RunOptions; turn?: Promise<void> },
 ): Promise<RunInfo> {
   const { store, ctx } = options;
   const experimentId = await resolveExperiment(store, options.options, ctx.env, ctx.reporter);
@@ -71,7 +73,7 @@ export async function recordRun(
   }
   // A signal that came during the synchronous work before is only seen after a turn of the
   // event loop: take one, so nothing is recorded for a run interrupted before it exists.
-  await nextTurn();
+  await (options.turn ?? nextTurn());
   if (ctx.signal?.aborted) throw new InterruptedError("Interrupted before the run started");
   const user = plan.tags.find(([k]) => k === "mlflow.user")?.[1] ?? "unknown";
   return await store.createRun({

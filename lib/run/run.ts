@@ -23,6 +23,7 @@ import { openTrackingStore, resolveTrackingUri } from "../tracking/tracking_uri.
 import { detectMlflow } from "../envs/mlflow_version.ts";
 import { parameterText } from "../project/entry_point.ts";
 import { mark } from "../system/timing.ts";
+import { nextTurn } from "../system/sleep.ts";
 
 export type { RunOptions } from "./run_options.ts";
 
@@ -69,6 +70,9 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     planned.fillCache();
     const prepared = await prepare(planned, options, (dir) => downloadDir = dir);
     mark("environment prepared");
+    // The turn of the event loop taken before the run is created (a timer) runs out while the
+    // store opens, instead of after it.
+    const turn = planned.plan.runId === undefined ? nextTurn() : undefined;
     store = await openTrackingStore(prepared.trackingUri, {
       cwd: ctx.cwd,
       env: ctx.env,
@@ -86,7 +90,12 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     const plan = extraTags.length === 0
       ? planned.plan
       : { ...planned.plan, tags: [...planned.plan.tags, ...extraTags] };
-    runInfo = await recordRun(plan, { store, ctx, options });
+    runInfo = await recordRun(plan, {
+      store,
+      ctx,
+      options,
+      ...(turn !== undefined ? { turn } : {}),
+    });
     mark("run recorded");
 
     const execution = await planned.backend.launch({

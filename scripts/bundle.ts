@@ -1,0 +1,114 @@
+/**
+ * `deno task bundle`: the CLI bundled into `dist/cli/` (`deno bundle --code-splitting`: a module
+ * per dynamic import instead of one per source file), then trained: two runs of a trivial project
+ * (`scripts/bench_project`, local environment; a new and then an existing SQLite store in a
+ * temporary directory, with a temporary cache) with V8's function events logged, and the
+ * functions those runs executed rewritten to be compiled with their module
+ * (`scripts/_eager_compile.ts`), so that they come from the code cache instead of being compiled
+ * again by every process.
+ *
+ *   deno run -A scripts/bundle.ts [--outdir DIR] [--no-train]
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { eagerCompile, hotFunctions, modulesOnCycles } from "./_eager_compile.ts";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+function say(line: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(`${line}\n`));
+}
+
+function option(name: string): string | undefined {
+  const i = Deno.args.indexOf(name);
+  return i === -1 ? undefined : Deno.args[i + 1];
+}
+
+async function deno(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: options.cwd ?? ROOT,
+    ...(options.env !== undefined ? { env: options.env, clearEnv: true } : {}),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    const err = new TextDecoder().decode(out.stderr).trim();
+    throw new Error(`deno ${args.join(" ")} failed (exit ${out.code})${err ? `:\n${err}` : ""}`);
+  }
+}
+
+/** Runs the bundled CLI twice on the trivial project; returns the function events logged. */
+async function train(outdir: string): Promise<string> {
+  const tmp = await Deno.makeTempDir({ prefix: "mlproject-bundle-" });
+  try {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(Deno.env.toObject())) {
+      if (!k.startsWith("MLFLOW_") && !k.startsWith("MLPROJECT_")) env[k] = v;
+    }
+    Object.assign(env, {
+      MLFLOW_TRACKING_URI: `sqlite:///${join(tmp, "mlflow.db")}`,
+      XDG_CACHE_HOME: join(tmp, "cache"),
+      DENO_NO_UPDATE_CHECK: "1",
+      NO_COLOR: "1",
+    });
+    let log = "";
+    for (const n of [1, 2]) {
+      const file = join(tmp, `functions-${n}.log`);
+      await deno([
+        "run",
+        "-A",
+        "--config",
+        join(ROOT, "deno.json"),
+        `--v8-flags=--log-function-events,--logfile=${file},--no-logfile-per-isolate`,
+        join(outdir, "main.js"),
+        "run",
+        join(ROOT, "scripts", "bench_project"),
+        "--env-manager",
+        "local",
+      ], { cwd: tmp, env });
+      log += await Deno.readTextFile(file);
+    }
+    return log;
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+async function main(): Promise<void> {
+  const outdir = resolve(option("--outdir") ?? join(ROOT, "dist", "cli"));
+  await Deno.remove(outdir, { recursive: true }).catch(() => {});
+  await deno(["bundle", "--quiet", "--code-splitting", "--outdir", outdir, "main.ts"]);
+  const modules = new Map<string, string>();
+  for await (const e of Deno.readDir(outdir)) {
+    if (e.isFile && e.name.endsWith(".js")) {
+      modules.set(e.name, await Deno.readTextFile(join(outdir, e.name)));
+    }
+  }
+  if (Deno.args.includes("--no-train")) {
+    say(`${outdir}: ${modules.size} modules`);
+    return;
+  }
+  const hot = hotFunctions(await train(outdir), `${pathToFileURL(outdir).href}/`);
+  const cyclic = modulesOnCycles(modules);
+  let wrapped = 0;
+  let hoisted = 0;
+  for (const [name, ranges] of hot) {
+    const text = modules.get(name);
+    if (text === undefined) continue;
+    const out = eagerCompile(text, ranges, { hoist: !cyclic.has(name) });
+    await Deno.writeTextFile(join(outdir, name), out.text);
+    wrapped += out.wrapped;
+    hoisted += out.hoisted;
+  }
+  say(
+    `${outdir}: ${modules.size} modules; compiled with their module: ${
+      hoisted + wrapped
+    } functions a trained run executed (${hoisted} declarations, ${wrapped} expressions)`,
+  );
+}
+
+if (import.meta.main) await main();
