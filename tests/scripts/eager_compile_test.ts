@@ -55,6 +55,8 @@ Deno.test("eagerCompile() keeps imports first and hoists an exported declaration
   assert.equal(out.hoisted, 1);
   assert.ok(out.text.startsWith('import { strictEqual } from "node:assert";\nexport var load = ('));
   assert.ok(out.text.includes("(async function load(n) {"));
+  const mod = await evaluate(out.text);
+  assert.equal(await (mod.load as (n: number) => Promise<number>)(1), 2);
 });
 
 Deno.test("eagerCompile() wraps hot arrow functions and function expressions, never methods or accessors", async () => {
