@@ -131,6 +131,7 @@ if [ "$method" = npx ]; then
   else
     source="jsr:@mlproject/mlproject@${version#v}/cli"
   fi
+  lazy=--unstable-lazy-dynamic-imports
   # Where npx keeps that Deno, so the launcher starts it directly (npx itself costs seconds).
   deno_path=$(npm_config_update_notifier=false npm_config_loglevel=error \
     "$npx_path" --yes "deno@$DENO_VERSION" eval 'console.log(Deno.execPath())' \
@@ -139,11 +140,12 @@ if [ "$method" = npx ]; then
 #!/bin/sh
 # mlproject launcher written by install.sh --npx: Deno $DENO_VERSION from npm (through npx) runs
 # $source
-# The Deno npx fetched at install time while it is there, else npx again.
-if [ -x '$deno_path' ]; then exec '$deno_path' run -A --quiet '$source' "\$@"; fi
+# The Deno npx fetched at install time while it is there, else npx again. Dynamic imports load
+# when they run (as the project's deno.json asks), not all at start.
+if [ -x '$deno_path' ]; then exec '$deno_path' run -A --quiet $lazy '$source' "\$@"; fi
 npx=\$(command -v npx 2>/dev/null) || npx='$npx_path'
 npm_config_update_notifier=false npm_config_loglevel=error \\
-  exec "\$npx" --yes deno@$DENO_VERSION run -A --quiet '$source' "\$@"
+  exec "\$npx" --yes deno@$DENO_VERSION run -A --quiet $lazy '$source' "\$@"
 EOF
 else
   asset=$(target)

@@ -253,7 +253,10 @@ Deno.test({
     });
     assert.equal(install.code, 0, install.stderr);
     const launcher = await Deno.readTextFile(join(home, ".mlproject", "bin", "mlproject"));
-    assert.match(launcher, /deno@2\.9\.6 run -A --quiet 'http:\/\/127\.0\.0\.1:\d+\/main\.ts'/);
+    assert.match(
+      launcher,
+      /deno@2\.9\.6 run -A --quiet --unstable-lazy-dynamic-imports 'http:\/\/127\.0\.0\.1:\d+\/main\.ts'/,
+    );
     await writeFiles(join(tmp.path, "proj"), {
       "MLproject": 'name: p\nentry_points:\n  main:\n    command: "echo via npx"\n',
     });
