@@ -213,9 +213,12 @@ export class SqliteStore implements TrackingStore {
       // In WAL mode NORMAL still never corrupts the database; it only skips an fsync per commit.
       if (wal) db.exec("PRAGMA synchronous = NORMAL");
       const store = new SqliteStore(path, db);
-      // An existing MLflow database needs no schema; an empty file (or one emptied since) gets it.
-      const schema = current === undefined ? newSchema(s ?? await schemas(), expected) : undefined;
-      await retryBusy(() => store.#initialize(schema), deadline);
+      // An existing MLflow database (its tables were checked with its revision) needs nothing; an
+      // empty file (or one emptied since) gets the schema.
+      if (current === undefined) {
+        const schema = newSchema(s ?? await schemas(), expected);
+        await retryBusy(() => store.#initialize(schema), deadline);
+      }
       return store;
     } catch (e) {
       if (db.isOpen) db.close();
@@ -229,17 +232,16 @@ export class SqliteStore implements TrackingStore {
       .map((r) => String((r as Row).name));
   }
 
-  #initialize(schema: SqliteSchema | undefined): void {
-    let tables = this.#tableNames();
-    if (tables.length === 0 && schema !== undefined) {
-      // Check again under the write lock: a concurrent runner may have created the schema.
-      this.#transaction(() => {
-        tables = this.#tableNames();
-        if (tables.length > 0) return;
-        writeSchema(this.#db, schema, this.#path);
-        tables = ["runs", "experiments"];
-      });
-    }
+  /** Writes the schema into a database that had no tables when it was opened. */
+  #initialize(schema: SqliteSchema): void {
+    let tables: string[] = [];
+    // Under the write lock: a concurrent runner may have created the schema meanwhile.
+    this.#transaction(() => {
+      tables = this.#tableNames();
+      if (tables.length > 0) return;
+      writeSchema(this.#db, schema, this.#path);
+      tables = ["runs", "experiments"];
+    });
     if (!tables.includes("runs") || !tables.includes("experiments")) {
       throw new ExecutionException(
         `Tracking database '${this.#path}' is not an MLflow database: it has no 'runs' or 'experiments' table`,
