@@ -82,6 +82,15 @@ async function main(): Promise<void> {
   const outdir = resolve(option("--outdir") ?? join(ROOT, "dist", "cli"));
   await Deno.remove(outdir, { recursive: true }).catch(() => {});
   await deno(["bundle", "--quiet", "--code-splitting", "--outdir", outdir, "main.ts"]);
+  // Typed for JSR (the package's `./cli` export): the entry module exports nothing.
+  await Deno.writeTextFile(join(outdir, "main.d.ts"), "export {};\n");
+  const entry = join(outdir, "main.js");
+  const text = await Deno.readTextFile(entry);
+  const shebang = text.startsWith("#!") ? text.slice(0, text.indexOf("\n") + 1) : "";
+  await Deno.writeTextFile(
+    entry,
+    `${shebang}/* @ts-self-types="./main.d.ts" */\n${text.slice(shebang.length)}`,
+  );
   const modules = new Map<string, string>();
   for await (const e of Deno.readDir(outdir)) {
     if (e.isFile && e.name.endsWith(".js")) {

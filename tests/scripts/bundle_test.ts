@@ -1,11 +1,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cleanEnv, REPO_ROOT, runCli, sqliteRows, tempDir, writeFiles } from "../_helpers/cli.ts";
+import { startFileServer } from "../_helpers/file_server.ts";
 
 /** Runs `deno run -A <script> …` in `cwd`. */
-async function runScript(script: string, args: string[], cwd: string, env: Record<string, string>) {
+async function runScript(
+  script: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  flags: string[] = [],
+) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", script, ...args],
+    args: ["run", "-A", "--quiet", ...flags, script, ...args],
     cwd,
     env,
     clearEnv: true,
@@ -54,4 +61,24 @@ Deno.test("the bundled CLI (deno task bundle, trained) prints the same help and 
   assert.match(result.stderr, /=== Run \(ID '[0-9a-f]{32}'\) succeeded ===/);
   const runs = await sqliteRows(db, "SELECT status FROM runs");
   assert.deepEqual(runs.map((r) => r.status), ["FINISHED"]);
+
+  // Served over HTTP as JSR serves the package's `./cli` export (the trained bundle, typed by
+  // main.d.ts), with a fresh DENO_DIR and the flag the --npx launcher passes.
+  await using server = startFileServer(outdir);
+  const remote = await runScript(
+    `${server.url}main.js`,
+    ["run", join(tmp.path, "proj"), "--env-manager", "local", "-P", "n=4"],
+    tmp.path,
+    cleanEnv({ MLFLOW_TRACKING_URI: `sqlite:///${db}`, DENO_DIR: join(tmp.path, "deno_dir") }),
+    ["--unstable-lazy-dynamic-imports"],
+  );
+  assert.equal(remote.code, 0, remote.stderr);
+  assert.equal(remote.stdout, "n=4\n");
+  assert.ok(server.paths.includes("/main.js"));
+  // Only what a local run into SQLite needs was fetched: not the Docker, Kubernetes or
+  // Databricks parts.
+  assert.ok(server.paths.length < 40, server.paths.join(" "));
+  assert.equal(await Deno.readTextFile(join(outdir, "main.d.ts")), "export {};\n");
+  const after = await sqliteRows(db, "SELECT status FROM runs");
+  assert.deepEqual(after.map((r) => r.status), ["FINISHED", "FINISHED"]);
 });
