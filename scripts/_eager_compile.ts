@@ -28,7 +28,7 @@ export interface FunctionRange {
 
 /**
  * The user functions that V8 compiled lazily during a run, by module file name, from the text of
- * a `--log-function-events` log.
+ * a `--log-function-events` log (one process's: script ids are per process).
  *
  * @param log The log text.
  * @param dirUrl The `file://` URL of the bundle directory (with a trailing `/`): only its modules

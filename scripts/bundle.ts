@@ -1,8 +1,9 @@
 /**
  * `deno task bundle`: the CLI bundled into `dist/cli/` (`deno bundle --code-splitting`: a module
- * per dynamic import instead of one per source file), then trained: two runs of a trivial project
- * (`scripts/bench_project`, local environment; a new and then an existing SQLite store in a
- * temporary directory, with a temporary cache) with V8's function events logged, and the
+ * per dynamic import instead of one per source file), then trained: runs of a trivial project
+ * (`scripts/bench_project`, local environment; a new and then an existing SQLite store, the same
+ * with a file store, in a temporary directory, with a temporary cache) with V8's function events
+ * logged, and the
  * functions those runs executed rewritten to be compiled with their module
  * (`scripts/_eager_compile.ts`), so that they come from the code cache instead of being compiled
  * again by every process.
@@ -13,7 +14,12 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { eagerCompile, hotFunctions, modulesOnCycles } from "./_eager_compile.ts";
+import {
+  eagerCompile,
+  type FunctionRange,
+  hotFunctions,
+  modulesOnCycles,
+} from "./_eager_compile.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -41,8 +47,8 @@ async function deno(args: string[], options: { cwd?: string; env?: Record<string
   }
 }
 
-/** Runs the bundled CLI twice on the trivial project; returns the function events logged. */
-async function train(outdir: string): Promise<string> {
+/** Runs the bundled CLI on the trivial project; returns the function events each run logged. */
+async function train(outdir: string): Promise<string[]> {
   const tmp = await Deno.makeTempDir({ prefix: "mlproject-bundle-" });
   try {
     const env: Record<string, string> = {};
@@ -50,13 +56,16 @@ async function train(outdir: string): Promise<string> {
       if (!k.startsWith("MLFLOW_") && !k.startsWith("MLPROJECT_")) env[k] = v;
     }
     Object.assign(env, {
-      MLFLOW_TRACKING_URI: `sqlite:///${join(tmp, "mlflow.db")}`,
       XDG_CACHE_HOME: join(tmp, "cache"),
       DENO_NO_UPDATE_CHECK: "1",
       NO_COLOR: "1",
     });
-    let log = "";
-    for (const n of [1, 2]) {
+    const sqlite = `sqlite:///${join(tmp, "mlflow.db")}`;
+    const files = pathToFileURL(join(tmp, "mlruns")).href;
+    const logs: string[] = [];
+    // Each store new, then existing.
+    for (const [n, uri] of [sqlite, sqlite, files, files].entries()) {
+      env.MLFLOW_TRACKING_URI = uri;
       const file = join(tmp, `functions-${n}.log`);
       await deno([
         "run",
@@ -70,9 +79,9 @@ async function train(outdir: string): Promise<string> {
         "--env-manager",
         "local",
       ], { cwd: tmp, env });
-      log += await Deno.readTextFile(file);
+      logs.push(await Deno.readTextFile(file));
     }
-    return log;
+    return logs;
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
@@ -101,7 +110,13 @@ async function main(): Promise<void> {
     say(`${outdir}: ${modules.size} modules`);
     return;
   }
-  const hot = hotFunctions(await train(outdir), `${pathToFileURL(outdir).href}/`);
+  // Script ids are per process: each log is read on its own.
+  const hot = new Map<string, FunctionRange[]>();
+  for (const log of await train(outdir)) {
+    for (const [name, ranges] of hotFunctions(log, `${pathToFileURL(outdir).href}/`)) {
+      hot.set(name, [...hot.get(name) ?? [], ...ranges]);
+    }
+  }
   const cyclic = modulesOnCycles(modules);
   let wrapped = 0;
   let hoisted = 0;

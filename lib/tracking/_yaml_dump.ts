@@ -1,4 +1,4 @@
-import { resolvePlainScalar } from "../yaml/python_yaml.ts";
+import { resolvePlainScalar } from "../yaml/plain_scalar.ts";
 
 /** A scalar or empty list that MLflow writes in `meta.yaml` files. */
 export type YamlScalar = string | number | null | [];

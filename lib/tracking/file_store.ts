@@ -7,7 +7,8 @@
 import { join, pathToFileUrl } from "../system/paths.ts";
 import { ExecutionException } from "../system/errors.ts";
 import { isDirectory } from "../system/file_checks.ts";
-import { parsePythonYaml, pyStr, type PyValue } from "../yaml/python_yaml.ts";
+import { parseFlatYaml } from "../yaml/flat_yaml.ts";
+import { pyStr, type PyValue } from "../yaml/py_value.ts";
 import { dumpYaml } from "./_yaml_dump.ts";
 import { validateKey } from "./validation.ts";
 import {
@@ -27,9 +28,17 @@ const STATUS_BY_CODE = new Map(
   Object.entries(RUN_STATUS_CODES).map(([k, v]) => [v, k as RunStatus]),
 );
 
-function readYaml(path: string): Record<string, PyValue> | undefined {
+/**
+ * A `meta.yaml` as PyYAML reads it: what MLflow writes is read without a YAML parser
+ * (`flat_yaml.ts`); the parser is loaded for anything else.
+ */
+async function readYaml(path: string): Promise<Record<string, PyValue> | undefined> {
   try {
-    const v = parsePythonYaml(Deno.readTextFileSync(path));
+    const text = Deno.readTextFileSync(path);
+    const flat = parseFlatYaml(text);
+    if (flat !== undefined) return flat;
+    const { parsePythonYaml } = await import("../yaml/python_yaml.ts");
+    const v = parsePythonYaml(text);
     return typeof v === "object" && v !== null && !Array.isArray(v)
       ? v as Record<string, PyValue>
       : undefined;
@@ -131,8 +140,8 @@ export class FileStore implements TrackingStore {
     return dirs;
   }
 
-  #readExperiment(dir: string): Experiment | undefined {
-    const meta = readYaml(join(dir, "meta.yaml"));
+  async #readExperiment(dir: string): Promise<Experiment | undefined> {
+    const meta = await readYaml(join(dir, "meta.yaml"));
     if (meta === undefined || meta.name === undefined) return undefined;
     return {
       experimentId: text(meta.experiment_id),
@@ -142,9 +151,11 @@ export class FileStore implements TrackingStore {
     };
   }
 
-  #ensureDefault(): void {
+  async #ensureDefault(): Promise<void> {
     const dir = join(this.#root, "0");
-    if (Deno.statSync(this.#root).isDirectory && readYaml(join(dir, "meta.yaml")) !== undefined) {
+    if (
+      Deno.statSync(this.#root).isDirectory && await readYaml(join(dir, "meta.yaml")) !== undefined
+    ) {
       return;
     }
     this.#writeExperiment("0", "Default");
@@ -169,28 +180,28 @@ export class FileStore implements TrackingStore {
     );
   }
 
-  findExperiment(query: { id: string } | { name: string }): Promise<Experiment | undefined> {
+  async findExperiment(query: { id: string } | { name: string }): Promise<Experiment | undefined> {
     if ("id" in query) {
-      if (query.id === "0") this.#ensureDefault();
-      if (!/^[a-zA-Z0-9][\w-]{0,63}$/.test(query.id)) return Promise.resolve(undefined);
-      return Promise.resolve(this.#readExperiment(join(this.#root, query.id)));
+      if (query.id === "0") await this.#ensureDefault();
+      if (!/^[a-zA-Z0-9][\w-]{0,63}$/.test(query.id)) return undefined;
+      return await this.#readExperiment(join(this.#root, query.id));
     }
-    if (query.name === "Default") this.#ensureDefault();
+    if (query.name === "Default") await this.#ensureDefault();
     for (const dir of this.#experimentDirs(false)) {
-      const exp = this.#readExperiment(dir);
-      if (exp?.name === query.name) return Promise.resolve(exp);
+      const exp = await this.#readExperiment(dir);
+      if (exp?.name === query.name) return exp;
     }
-    return Promise.resolve(undefined);
+    return undefined;
   }
 
-  createExperiment(name: string): Promise<string> {
+  async createExperiment(name: string): Promise<string> {
     if (name === "" || name.length > 500) {
       throw new ExecutionException(
         `Invalid experiment name '${name}': it must be 1 to 500 characters`,
       );
     }
     for (const dir of this.#experimentDirs(true)) {
-      const exp = this.#readExperiment(dir);
+      const exp = await this.#readExperiment(dir);
       if (exp?.name === name) {
         const state = exp.lifecycleStage === "deleted" ? " in deleted state" : "";
         throw new ExecutionException(`Experiment '${name}' already exists${state}.`);
@@ -198,7 +209,7 @@ export class FileStore implements TrackingStore {
     }
     const id = newExperimentId();
     this.#writeExperiment(id, name);
-    return Promise.resolve(id);
+    return id;
   }
 
   #runDir(runId: string): string | undefined {
@@ -273,8 +284,8 @@ export class FileStore implements TrackingStore {
     return info;
   }
 
-  #readRun(dir: string): RunInfo | undefined {
-    const meta = readYaml(join(dir, "meta.yaml"));
+  async #readRun(dir: string): Promise<RunInfo | undefined> {
+    const meta = await readYaml(join(dir, "meta.yaml"));
     if (meta === undefined) return undefined;
     const runId = text(meta.run_id) || text(meta.run_uuid);
     const status = meta.status === undefined || meta.status === null
@@ -299,14 +310,14 @@ export class FileStore implements TrackingStore {
     };
   }
 
-  getRun(runId: string): Promise<RunInfo | undefined> {
+  async getRun(runId: string): Promise<RunInfo | undefined> {
     const dir = this.#runDir(runId);
-    return Promise.resolve(dir === undefined ? undefined : this.#readRun(dir));
+    return dir === undefined ? undefined : await this.#readRun(dir);
   }
 
-  #activeRunDir(runId: string): string {
+  async #activeRunDir(runId: string): Promise<string> {
     const dir = this.#runDir(runId);
-    const info = dir === undefined ? undefined : this.#readRun(dir);
+    const info = dir === undefined ? undefined : await this.#readRun(dir);
     if (dir === undefined || info === undefined) {
       throw new ExecutionException(`Run '${runId}' not found`);
     }
@@ -316,11 +327,11 @@ export class FileStore implements TrackingStore {
     return dir;
   }
 
-  logBatch(
+  async logBatch(
     runId: string,
     batch: { params?: [string, string][]; tags?: [string, string][] },
   ): Promise<void> {
-    const dir = this.#activeRunDir(runId);
+    const dir = await this.#activeRunDir(runId);
     for (const [key, value] of batch.params ?? []) {
       validateKey("param", key);
       const path = join(dir, "params", key);
@@ -344,7 +355,7 @@ export class FileStore implements TrackingStore {
       Deno.mkdirSync(join(path, ".."), { recursive: true });
       Deno.writeTextFileSync(path, value);
       if (key === "mlflow.runName") {
-        const info = this.#readRun(dir)!;
+        const info = (await this.#readRun(dir))!;
         info.runName = value;
         writeFileAtomic(
           join(dir, "meta.yaml"),
@@ -352,32 +363,30 @@ export class FileStore implements TrackingStore {
         );
       }
     }
-    return Promise.resolve();
   }
 
-  updateRun(runId: string, { status, endTime }: RunUpdate): Promise<void> {
-    const dir = this.#activeRunDir(runId);
-    const info = this.#readRun(dir)!;
+  async updateRun(runId: string, { status, endTime }: RunUpdate): Promise<void> {
+    const dir = await this.#activeRunDir(runId);
+    const info = (await this.#readRun(dir))!;
     info.status = status;
     info.endTime = endTime;
     writeFileAtomic(
       join(dir, "meta.yaml"),
       this.#runMeta(runId, info.experimentId, info, false),
     );
-    return Promise.resolve();
   }
 
-  endRun(runId: string, { status, endTime }: RunEnd): Promise<RunStatus> {
-    const dir = this.#activeRunDir(runId);
-    const info = this.#readRun(dir)!;
-    if (isTerminal(info.status)) return Promise.resolve(info.status);
+  async endRun(runId: string, { status, endTime }: RunEnd): Promise<RunStatus> {
+    const dir = await this.#activeRunDir(runId);
+    const info = (await this.#readRun(dir))!;
+    if (isTerminal(info.status)) return info.status;
     info.status = status;
     info.endTime = endTime;
     writeFileAtomic(
       join(dir, "meta.yaml"),
       this.#runMeta(runId, info.experimentId, info, false),
     );
-    return Promise.resolve(status);
+    return status;
   }
 
   close(): void {}
