@@ -3,12 +3,13 @@
  *
  * Measures, in one run and against baselines measured in the same run:
  *
- * 1. runner overhead: the runner's own work, i.e. the wall time of `deno run -A main.ts run
- *    scripts/bench_project --env-manager local` (entry point `true`) minus that of `deno run -A`
- *    of an empty script minus that of `bash -c 'true'`, with a warm SQLite store and with a file
- *    store; and where that time goes: the median of each phase between the runner's
- *    `MLPROJECT_TIMING=1` marks (`lib/system/timing.ts`), taken from the timed SQLite runs; the
- *    same for the bundled CLI (`deno task bundle`, rebuilt into `dist/cli/` first);
+ * 1. runner overhead: the runner's own work, i.e. the wall time of `deno run -A dist/cli/main.js
+ *    run scripts/bench_project --env-manager local` (entry point `true`; the bundled CLI that the
+ *    binaries and the JSR package run, rebuilt by `deno task bundle` first) minus that of
+ *    `deno run -A` of an empty script minus that of `bash -c 'true'`, with a warm SQLite store;
+ *    the same from the sources (`main.ts`), also with a file store; and where that time goes: the
+ *    median of each phase between the runner's `MLPROJECT_TIMING=1` marks
+ *    (`lib/system/timing.ts`), taken from the timed SQLite runs, sources and bundle side by side;
  * 2. `--help` and `run --help` against `deno run -A` of an empty script;
  * 3. peak RSS (`VmHWM`) of the runner process while its entry point sleeps 2 s, against a
  *    `deno run -A` script that only sleeps 2 s;
@@ -717,22 +718,22 @@ async function main(): Promise<number> {
       ["metric", "baseline", "measured", "difference", "ratio", "target", "vs target"],
       [
         [
-          "runner overhead (run − empty − bash), sqlite",
-          `${ms(baselines)} empty+bash`,
-          ms(med.sqlite),
-          signed(overhead, "ms"),
-          ratio(med.sqlite, baselines),
-          `diff ≤ ${TARGET_OVERHEAD_MS} ms`,
-          verdict(overhead <= TARGET_OVERHEAD_MS),
-        ],
-        [
-          "  bundled (deno task bundle: what the binaries run), sqlite",
+          "runner overhead (run − empty − bash), sqlite: bundled (binaries, JSR)",
           `${ms(baselines)} empty+bash`,
           ms(med.bundle),
           signed(overheadBundle, "ms"),
           ratio(med.bundle, baselines),
           `diff ≤ ${TARGET_OVERHEAD_MS} ms`,
           verdict(overheadBundle <= TARGET_OVERHEAD_MS),
+        ],
+        [
+          "  the same from the sources (deno run main.ts)",
+          `${ms(baselines)} empty+bash`,
+          ms(med.sqlite),
+          signed(overhead, "ms"),
+          ratio(med.sqlite, baselines),
+          `diff ≤ ${TARGET_OVERHEAD_MS} ms`,
+          verdict(overhead <= TARGET_OVERHEAD_MS),
         ],
         [
           "runner overhead (run − empty − bash), file",
@@ -836,7 +837,7 @@ async function main(): Promise<number> {
         }, sleep.ts wall ${ms(median(mem.sleepScript.map((r) => r.wallMs)))})`,
     );
     const met = [
-      overhead <= TARGET_OVERHEAD_MS,
+      overheadBundle <= TARGET_OVERHEAD_MS,
       helpOwn <= TARGET_HELP_MS,
       runHelpOwn <= TARGET_HELP_MS,
       rssRunner <= TARGET_RSS_MIB,
@@ -851,15 +852,16 @@ async function main(): Promise<number> {
       } vs an existing one (MLflow ${mlflow3.version}, target ≤ ${TARGET_NEW_DB_MS})`;
     out(
       `Summary: runner overhead (run − empty deno script − bash -c) ${
+        signed(overheadBundle, "ms")
+      } bundled as the binaries and JSR run it (sqlite, target ≤ ${TARGET_OVERHEAD_MS}), ${
         signed(overhead, "ms")
-      } (sqlite, target ≤ ${TARGET_OVERHEAD_MS}; bundled ${signed(overheadBundle, "ms")}), ` +
-        `${signed(overheadFile, "ms")} (file store); --dry-run ${
-          signed(med.dryRun - med.empty, "ms")
-        } over an empty deno script; --help ${signed(helpOwn, "ms")}, run --help ${
-          signed(runHelpOwn, "ms")
-        } over an empty deno script (target ≤ ${TARGET_HELP_MS}; bundled --help ${
-          signed(bundleHelpOwn, "ms")
-        }); peak RSS ${mib(rssRunner)} ` +
+      } from the sources, ${signed(overheadFile, "ms")} (file store, sources); --dry-run ${
+        signed(med.dryRun - med.empty, "ms")
+      } over an empty deno script; --help ${signed(helpOwn, "ms")}, run --help ${
+        signed(runHelpOwn, "ms")
+      } over an empty deno script (target ≤ ${TARGET_HELP_MS}; bundled --help ${
+        signed(bundleHelpOwn, "ms")
+      }); peak RSS ${mib(rssRunner)} ` +
         `(${ratio(rssRunner, rssBase)} of an idle deno script, target ≤ ${TARGET_RSS_MIB}); ` +
         `MLflow detection ${ms3(median(detection.cold))} uncached, ${
           ms3(median(detection.cached))
