@@ -18,6 +18,7 @@ import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
 import { runCommand } from "../system/run_command.ts";
 import { sleep } from "../system/sleep.ts";
 import { validateKey } from "./validation.ts";
+import { hashText } from "../system/text_hash.ts";
 import type { SqliteSchema } from "./sqlite_schema.ts";
 import type {
   CreateRunRequest,
@@ -75,6 +76,12 @@ export interface SqliteStoreOptions {
   upgradeDb?: boolean;
   /** Receives progress lines (creating with MLflow, backup path, upgrade). */
   reporter?: Reporter;
+  /**
+   * A cache of new databases, one per schema: a new database is a copy of one (its default
+   * experiment's location and times set for it) instead of being built statement by statement
+   * (~13 ms for MLflow 3.x); one built is stored there. None when unset.
+   */
+  templateDir?: string;
 }
 
 function message(e: unknown): string {
@@ -166,7 +173,7 @@ export class SqliteStore implements TrackingStore {
     if (!hasContent(path)) {
       const schema = newSchema(s ?? await schemas(), expected);
       try {
-        createFromSchema(path, schema);
+        createFromSchema(path, schema, options.templateDir);
       } catch (e) {
         throw new ExecutionException(`Cannot create tracking database '${path}': ${message(e)}`);
       }
@@ -505,19 +512,27 @@ function checkDirectory(path: string): void {
  * link), switched to WAL, synced once. When another process linked its database first, that one
  * is kept (and opened as any existing database).
  */
-function createFromSchema(path: string, schema: SqliteSchema): void {
+function createFromSchema(path: string, schema: SqliteSchema, templateDir?: string): void {
   const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const template = templateDir === undefined
+    ? undefined
+    : join(templateDir, `${schema.revision}-${hashText(schema.ddl.join(";\n"))}.db`);
   try {
-    const db = new DatabaseSync(tmp);
-    try {
-      db.exec("PRAGMA journal_mode = OFF");
-      db.exec("PRAGMA synchronous = OFF");
-      db.exec("BEGIN");
-      writeSchema(db, schema, path);
-      db.exec("COMMIT");
-      db.exec("PRAGMA journal_mode = WAL");
-    } finally {
-      db.close();
+    const copied = template !== undefined && fromTemplate(template, tmp, schema, path);
+    if (!copied) {
+      const db = new DatabaseSync(tmp);
+      try {
+        db.exec("PRAGMA journal_mode = OFF");
+        db.exec("PRAGMA synchronous = OFF");
+        db.exec("BEGIN");
+        writeSchema(db, schema, path);
+        db.exec("COMMIT");
+        // Kept before the switch to WAL: a template opened by anything leaves no -wal/-shm.
+        if (template !== undefined) storeTemplate(tmp, template);
+        db.exec("PRAGMA journal_mode = WAL");
+      } finally {
+        db.close();
+      }
     }
     const file = Deno.openSync(tmp, { read: true, write: true });
     try {
@@ -539,28 +554,92 @@ function createFromSchema(path: string, schema: SqliteSchema): void {
   }
 }
 
-/** Writes `schema`, its `alembic_version` row and the default experiment into an empty database. */
-function writeSchema(db: DatabaseSync, schema: SqliteSchema, path: string): void {
-  db.exec(schema.ddl.join(";\n"));
-  db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)").run(schema.revision);
+/** The default experiment's columns (those the schema has) for a database at `path`. */
+function defaultExperiment(
+  db: DatabaseSync,
+  schema: SqliteSchema,
+  path: string,
+): [string, string | number][] {
   const cols = new Set(
     db.prepare(`PRAGMA table_info("experiments")`).all().map((r) => String((r as Row).name)),
   );
   const now = Date.now();
-  const values: Record<string, string | number> = {
-    "experiment_id": 0,
-    name: "Default",
-    "artifact_location": schema.defaultArtifactLocation.replaceAll("{cwd}", dirname(path)),
-    "lifecycle_stage": "active",
-    "creation_time": now,
-    "last_update_time": now,
-  };
-  const keys = Object.keys(values).filter((k) => cols.has(k));
+  const values: [string, string | number][] = [
+    ["experiment_id", 0],
+    ["name", "Default"],
+    ["artifact_location", schema.defaultArtifactLocation.replaceAll("{cwd}", dirname(path))],
+    ["lifecycle_stage", "active"],
+    ["creation_time", now],
+    ["last_update_time", now],
+  ];
+  return values.filter(([k]) => cols.has(k));
+}
+
+/** Writes `schema`, its `alembic_version` row and the default experiment into an empty database. */
+function writeSchema(db: DatabaseSync, schema: SqliteSchema, path: string): void {
+  db.exec(schema.ddl.join(";\n"));
+  db.prepare("INSERT INTO alembic_version (version_num) VALUES (?)").run(schema.revision);
+  const values = defaultExperiment(db, schema, path);
   db.prepare(
-    `INSERT INTO experiments (${keys.map((k) => `"${k}"`).join(", ")}) VALUES (${
-      keys.map(() => "?").join(", ")
+    `INSERT INTO experiments (${values.map(([k]) => `"${k}"`).join(", ")}) VALUES (${
+      values.map(() => "?").join(", ")
     })`,
-  ).run(...keys.map((k) => values[k]!));
+  ).run(...values.map(([, v]) => v));
+}
+
+/**
+ * Copies a database built earlier for `schema` to `tmp` and sets its default experiment for
+ * `path`; `false` (and nothing left at `tmp`) when there is no such copy or it is not one.
+ */
+function fromTemplate(template: string, tmp: string, schema: SqliteSchema, path: string): boolean {
+  try {
+    Deno.copyFileSync(template, tmp);
+  } catch {
+    return false;
+  }
+  try {
+    const db = new DatabaseSync(tmp);
+    try {
+      db.exec("PRAGMA journal_mode = OFF");
+      db.exec("PRAGMA synchronous = OFF");
+      const row = db.prepare("SELECT version_num FROM alembic_version").get() as Row | undefined;
+      if (row?.version_num !== schema.revision) throw new Error("another revision");
+      db.exec("BEGIN");
+      const values = defaultExperiment(db, schema, path).filter(([k]) => k !== "experiment_id");
+      const changed = db.prepare(
+        `UPDATE experiments SET ${
+          values.map(([k]) => `"${k}" = ?`).join(", ")
+        } WHERE experiment_id = 0`,
+      ).run(...values.map(([, v]) => v));
+      if (Number(changed.changes) !== 1) throw new Error("no default experiment");
+      db.exec("COMMIT");
+      db.exec("PRAGMA journal_mode = WAL");
+    } finally {
+      db.close();
+    }
+    return true;
+  } catch {
+    for (const leftover of [tmp, `${tmp}-wal`, `${tmp}-shm`]) {
+      try {
+        Deno.removeSync(leftover);
+      } catch { /* not there */ }
+    }
+    return false;
+  }
+}
+
+/** Keeps a copy of a database just built as the template of its schema (best effort). */
+function storeTemplate(built: string, template: string): void {
+  const partial = `${template}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    Deno.mkdirSync(dirname(template), { recursive: true });
+    Deno.copyFileSync(built, partial);
+    Deno.renameSync(partial, template);
+  } catch {
+    try {
+      Deno.removeSync(partial);
+    } catch { /* not there */ }
+  }
 }
 
 function hasContent(path: string): boolean {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { cacheDir } from "../system/home_dir.ts";
 import { fileUrlToPath, isAbsolute, join, pathToFileUrl, resolve } from "../system/paths.ts";
 import { ExecutionException } from "../system/errors.ts";
 import { comparePep440, parsePep440 } from "../system/pep440.ts";
@@ -215,7 +216,9 @@ export async function openTrackingStore(
   }
   if (target.kind === "sqlite") {
     const { SqliteStore } = await import("./sqlite_store.ts");
+    const templateDir = cacheDir(options.env ?? Deno.env.toObject(), "sqlite-templates");
     return await SqliteStore.open(target.path, {
+      ...(templateDir !== undefined ? { templateDir } : {}),
       ...(options.mlflow !== undefined ? { mlflow: options.mlflow } : {}),
       ...(options.upgradeDb !== undefined ? { upgradeDb: options.upgradeDb } : {}),
       ...(options.reporter !== undefined ? { reporter: options.reporter } : {}),

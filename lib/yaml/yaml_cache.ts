@@ -9,6 +9,7 @@
  * @module
  */
 import { join } from "../system/paths.ts";
+import { hashText } from "../system/text_hash.ts";
 import { VERSION } from "../system/version.ts";
 import { PyDate, PyFloat, type PyValue } from "./py_value.ts";
 
@@ -85,20 +86,6 @@ function decode(e: unknown): PyValue {
     return obj;
   }
   throw new CorruptEntry();
-}
-
-/** cyrb53: a fast 53-bit hash naming the entry (the stored text decides whether it is used). */
-function hashText(text: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36) + `-${text.length}`;
 }
 
 function readEntry(path: string, text: string): PyValue | undefined {

@@ -101,6 +101,58 @@ Deno.test("SqliteStore creates a new DB at the newest known MLflow's revision wi
   assert.deepEqual(rows(path, "PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
 });
 
+Deno.test("SqliteStore makes a new DB from the schema's template when there is one: same schema, its own experiment 0", async () => {
+  await using tmp = await tempDir();
+  const templateDir = join(tmp.path, "templates");
+  const open = async (dir: string, options: { templateDir?: string } = {}) => {
+    Deno.mkdirSync(join(tmp.path, dir));
+    const path = join(tmp.path, dir, "mlflow.db");
+    (await SqliteStore.open(path, options)).close();
+    return path;
+  };
+  const schemaOf = (path: string) =>
+    rows(path, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name");
+  const built = await open("built");
+  const first = await open("first", { templateDir });
+  const templates = [...Deno.readDirSync(templateDir)].map((e) => e.name);
+  assert.equal(templates.length, 1, "the first new DB is kept as the template");
+  assert.match(templates[0]!, new RegExp(`^${headRevisionForVersion(NEWEST_KNOWN_RELEASE)}-`));
+  const copied = await open("copied", { templateDir });
+  for (const path of [first, copied]) {
+    assert.deepEqual(schemaOf(path), schemaOf(built));
+    assert.deepEqual(
+      rows(path, "SELECT version_num FROM alembic_version"),
+      rows(built, "SELECT version_num FROM alembic_version"),
+    );
+    assert.deepEqual(rows(path, "PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
+  }
+  const [exp] = rows(copied, "SELECT * FROM experiments");
+  assert.equal(exp!.artifact_location, join(tmp.path, "copied", "mlruns", "0"));
+  assert.equal(exp!.name, "Default");
+  assert.equal(exp!.creation_time, exp!.last_update_time);
+  assert.ok(
+    Number(exp!.creation_time) >=
+      Number(rows(first, "SELECT * FROM experiments")[0]!.creation_time),
+  );
+  assert.equal(rows(copied, "SELECT * FROM experiments").length, 1);
+
+  // A damaged template is not used: the DB is built, and the template replaced.
+  const template = join(templateDir, templates[0]!);
+  Deno.writeTextFileSync(template, "not a database");
+  const rebuilt = await open("rebuilt", { templateDir });
+  assert.deepEqual(schemaOf(rebuilt), schemaOf(built));
+  assert.equal(
+    rows(rebuilt, "SELECT * FROM experiments")[0]!.artifact_location,
+    join(tmp.path, "rebuilt", "mlruns", "0"),
+  );
+  assert.deepEqual(schemaOf(template), schemaOf(built));
+  assert.deepEqual(
+    [...Deno.readDirSync(templateDir)].map((e) => e.name),
+    templates,
+    "no partial files left",
+  );
+});
+
 // The schema of a new DB against real MLflow's (the 2.17 fixture and every pinned release):
 // tests/tracking/sqlite_store_schema_test.ts.
 
