@@ -35,14 +35,24 @@ type Row = Record<string, unknown>;
 const BUSY_TIMEOUT_MS = 30_000;
 
 type Schemas = typeof import("./sqlite_schema.ts");
+type Releases = typeof import("./sqlite_releases.ts");
 let schemaModule: Promise<Schemas> | undefined;
+let releaseModule: Promise<Releases> | undefined;
 
 /**
- * The schema data (~100 KB of DDL): loaded only to create a database or to check one against
- * the child's MLflow, not to record into an existing database.
+ * The schema data (~100 KB of DDL): loaded only to create a database, not to record into an
+ * existing one.
  */
 function schemas(): Promise<Schemas> {
   return schemaModule ??= import("./sqlite_schema.ts");
+}
+
+/**
+ * Which revision each release expects (~4 KB): what checking an existing database against the
+ * child's MLflow needs.
+ */
+function releases(): Promise<Releases> {
+  return releaseModule ??= import("./sqlite_releases.ts");
 }
 
 /** The schema a new database gets: the expected revision's, else the newest known. */
@@ -157,21 +167,23 @@ export class SqliteStore implements TrackingStore {
     const deadline = Date.now() + BUSY_TIMEOUT_MS;
     checkDirectory(path);
     const mlflow = options.mlflow;
-    const s = mlflow !== undefined || !hasContent(path) ? await schemas() : undefined;
-    const expected = mlflow === undefined ? undefined : await expectedRevision(s!, mlflow);
+    // The DDL is loaded only for a new database (or a mismatch below).
+    const r = mlflow !== undefined ? await releases() : undefined;
+    const expected = mlflow === undefined ? undefined : await expectedRevision(r!, mlflow);
 
-    if (mlflow !== undefined && !hasContent(path) && needsMlflowToCreate(s!, mlflow, expected)) {
-      reporter.log(
-        "INFO",
-        `Creating tracking database '${path}' with MLflow ${mlflow.version} itself (mlproject knows the schemas of MLflow up to ${
-          s!.NEWEST_KNOWN_RELEASE
-        })`,
-      );
-      await createWithMlflow(path, mlflow);
+    if (mlflow !== undefined && !hasContent(path)) {
+      const s = await schemas();
+      if (needsMlflowToCreate(s, mlflow, expected)) {
+        reporter.log(
+          "INFO",
+          `Creating tracking database '${path}' with MLflow ${mlflow.version} itself (mlproject knows the schemas of MLflow up to ${s.NEWEST_KNOWN_RELEASE})`,
+        );
+        await createWithMlflow(path, mlflow);
+      }
     }
 
     if (!hasContent(path)) {
-      const schema = newSchema(s ?? await schemas(), expected);
+      const schema = newSchema(await schemas(), expected);
       try {
         createFromSchema(path, schema, options.templateDir);
       } catch (e) {
@@ -184,9 +196,9 @@ export class SqliteStore implements TrackingStore {
       const current = await retryBusy(() => readRevision(db, path), deadline);
       if (mlflow !== undefined && expected !== undefined) {
         if (current !== undefined && current.revision !== expected) {
-          const standing = await compareToExpected(s!, current.revision, expected, mlflow);
+          const standing = await compareToExpected(r!, current.revision, expected, mlflow);
           if (options.upgradeDb !== true || standing === "newer") {
-            throw mismatchError(s!, path, current.revision, expected, mlflow, standing, options);
+            throw mismatchError(r!, path, current.revision, expected, mlflow, standing, options);
           }
           db = await upgrade(db, path, current.revision, expected, mlflow, reporter);
         }
@@ -223,7 +235,7 @@ export class SqliteStore implements TrackingStore {
       // An existing MLflow database (its tables were checked with its revision) needs nothing; an
       // empty file (or one emptied since) gets the schema.
       if (current === undefined) {
-        const schema = newSchema(s ?? await schemas(), expected);
+        const schema = newSchema(await schemas(), expected);
         await retryBusy(() => store.#initialize(schema), deadline);
       }
       return store;
@@ -652,7 +664,7 @@ function hasContent(path: string): boolean {
 
 /** The head revision the child's MLflow expects: from the data, else from its migration files. */
 async function expectedRevision(
-  s: Schemas,
+  s: Releases,
   mlflow: MlflowInstallation,
 ): Promise<string | undefined> {
   return s.headRevisionForVersion(mlflow.version) ??
@@ -718,7 +730,7 @@ function readRevision(db: DatabaseSync, path: string): { revision: string } | un
 
 /** Whether the database's revision is older or newer than the expected one. */
 async function compareToExpected(
-  s: Schemas,
+  s: Releases,
   current: string,
   expected: string,
   mlflow: MlflowInstallation,
@@ -735,7 +747,7 @@ async function compareToExpected(
 }
 
 function mismatchError(
-  s: Schemas,
+  s: Releases,
   path: string,
   current: string,
   expected: string,

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { RELEASES, REVISIONS, SKIPPED, STATEMENTS } from "../../lib/tracking/_sqlite_schemas.ts";
+import { REVISIONS, STATEMENTS } from "../../lib/tracking/_sqlite_schemas.ts";
+import { RELEASES, SKIPPED } from "../../lib/tracking/_sqlite_releases.ts";
 import {
   compareRevisions,
   describeRevision,
