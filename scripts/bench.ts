@@ -33,6 +33,7 @@
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { printOut } from "../lib/system/output.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const PROJECT = "scripts/bench_project";
@@ -50,12 +51,8 @@ const TARGET_DETECT_MS = 3;
 const TARGET_NEW_DB_MS = 10;
 const SAMPLE_EVERY_MS = 50;
 
-const encoder = new TextEncoder();
-function out(line = ""): void {
-  const bytes = encoder.encode(line + "\n");
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
-}
+/** One line on stdout (the output module's writer). */
+const out = (line = ""): void => printOut(line);
 
 function intOption(name: string, fallback: number): number {
   const args = Deno.args;

@@ -18,14 +18,11 @@ import { dockerRunArgs, resolveDockerImage, startContainer } from "../lib/docker
 import { containerCommand } from "../lib/docker/run_args.ts";
 import { runCommand } from "../lib/system/run_command.ts";
 import { mlflowVenv, PINNED_MLFLOW_VERSIONS } from "../tests/_helpers/mlflow_venvs.ts";
+import { printOut } from "../lib/system/output.ts";
 
 const BASE = "mlproject-test/busybox:1";
-const encoder = new TextEncoder();
-function out(line = ""): void {
-  const bytes = encoder.encode(line + "\n");
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
-}
+/** One line on stdout (the output module's writer). */
+const out = (line = ""): void => printOut(line);
 
 const probe = await runCommand("docker", ["image", "inspect", "--format", "{{.Id}}", BASE]);
 if (!probe.success) {

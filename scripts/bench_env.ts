@@ -17,16 +17,13 @@
  * @module
  */
 import { localPackageIndex } from "../tests/_helpers/wheels.ts";
+import { printOut } from "../lib/system/output.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const TARGET_OVERHEAD_MS = 150;
 
-const encoder = new TextEncoder();
-function out(line = ""): void {
-  const bytes = encoder.encode(line + "\n");
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
-}
+/** One line on stdout (the output module's writer). */
+const out = (line = ""): void => printOut(line);
 
 function runsOption(): number {
   const args = Deno.args;

@@ -17,12 +17,11 @@
 import { fetchProject } from "../lib/fetch/fetch_project.ts";
 import { git, GIT_ENV, makeTestRepo } from "../tests/_helpers/git_repos.ts";
 import { startGitHttpServer } from "../tests/_helpers/git_servers.ts";
+import { printOut } from "../lib/system/output.ts";
 
 const TARGET_CACHED_MS = 200;
-const encoder = new TextEncoder();
-function out(line = ""): void {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-}
+/** One line on stdout (the output module's writer). */
+const out = (line = ""): void => printOut(line);
 
 function runsOption(): number {
   const i = Deno.args.indexOf("--runs");

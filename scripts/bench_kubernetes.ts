@@ -19,14 +19,11 @@
 import { runCommand } from "../lib/system/run_command.ts";
 import { startFakeKube } from "../tests/_helpers/fake_kube.ts";
 import { DOCKER_REGISTRY, startRegistry } from "../tests/_helpers/registry.ts";
+import { printOut } from "../lib/system/output.ts";
 
 const BASE = "mlproject-test/busybox:1";
-const encoder = new TextEncoder();
-function out(line = ""): void {
-  const bytes = encoder.encode(line + "\n");
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
-}
+/** One line on stdout (the output module's writer). */
+const out = (line = ""): void => printOut(line);
 
 const probe = await runCommand("docker", ["image", "inspect", "--format", "{{.Id}}", BASE]);
 if (!probe.success || DOCKER_REGISTRY === undefined) {

@@ -14,6 +14,8 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { printOut } from "../lib/system/output.ts";
+import { runCommand } from "../lib/system/run_command.ts";
 import {
   eagerCompile,
   type FunctionRange,
@@ -23,26 +25,16 @@ import {
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
-function say(line: string): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(`${line}\n`));
-}
-
 function option(name: string): string | undefined {
   const i = Deno.args.indexOf(name);
   return i === -1 ? undefined : Deno.args[i + 1];
 }
 
+/** Runs `deno …` (the one subprocess wrapper); throws with its stderr when it fails. */
 async function deno(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: options.cwd ?? ROOT,
-    ...(options.env !== undefined ? { env: options.env, clearEnv: true } : {}),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const out = await runCommand(Deno.execPath(), args, { cwd: ROOT, ...options });
   if (!out.success) {
-    const err = new TextDecoder().decode(out.stderr).trim();
+    const err = out.stderr.trim();
     throw new Error(`deno ${args.join(" ")} failed (exit ${out.code})${err ? `:\n${err}` : ""}`);
   }
 }
@@ -107,7 +99,7 @@ async function main(): Promise<void> {
     }
   }
   if (Deno.args.includes("--no-train")) {
-    say(`${outdir}: ${modules.size} modules`);
+    printOut(`${outdir}: ${modules.size} modules`);
     return;
   }
   // Script ids are per process: each log is read on its own.
@@ -128,7 +120,7 @@ async function main(): Promise<void> {
     wrapped += out.wrapped;
     hoisted += out.hoisted;
   }
-  say(
+  printOut(
     `${outdir}: ${modules.size} modules; compiled with their module: ${
       hoisted + wrapped
     } functions a trained run executed (${hoisted} declarations, ${wrapped} expressions)`,
