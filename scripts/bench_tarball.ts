@@ -68,18 +68,6 @@ async function* walkFiles(dir: string): AsyncGenerator<string> {
   }
 }
 
-function pseudoRandom(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 async function makeProject(dir: string, mb: number): Promise<void> {
   const words = Array.from({ length: 5000 }, (_, i) => `tok${i}`);
   let seed = 7;
@@ -113,6 +101,7 @@ uri = runner._upload_project_to_dbfs(sys.argv[1], "0")
 print(json.dumps({"sha256": uri.rsplit("/", 1)[1].split(".")[0], "seconds": time.time() - t0,
                   "peakRssMb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
 `;
+import { pseudoRandom } from "../tests/_helpers/pseudo_random.ts";
 
 async function lastJsonLine(cmd: Deno.Command): Promise<Record<string, number | string>> {
   const out = await cmd.output();

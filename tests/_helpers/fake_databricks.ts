@@ -36,6 +36,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { takeFault } from "./faults.ts";
 
 /** Life cycle states of a Databricks job run. */
 export type LifeCycleState =
@@ -414,16 +415,7 @@ export class FakeDatabricks implements AsyncDisposable {
   // ---- plumbing ----
 
   #fault(method: string, path: string): DatabricksFault | undefined {
-    const i = this.faults.findIndex((f) =>
-      (f.path === undefined ||
-        (typeof f.path === "string" ? path.includes(f.path) : f.path.test(path))) &&
-      (f.method === undefined || f.method === method)
-    );
-    if (i < 0) return undefined;
-    const fault = this.faults[i]!;
-    fault.times = (fault.times ?? 1) - 1;
-    if (fault.times <= 0) this.faults.splice(i, 1);
-    return fault;
+    return takeFault(this.faults, method, path);
   }
 
   #authKind(req: Incoming): LoggedRequest["auth"] {

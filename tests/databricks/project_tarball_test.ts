@@ -40,24 +40,13 @@ for project, output in zip(sys.argv[1::2], sys.argv[2::2]):
     uri = runner._upload_project_to_dbfs(project, "0")
     print(uri.rsplit("/", 1)[1].split(".")[0])
 `;
+import { pseudoRandom } from "../_helpers/pseudo_random.ts";
 
 async function write(path: string, content: string | Uint8Array, mode?: number): Promise<void> {
   await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
   if (typeof content === "string") await Deno.writeTextFile(path, content);
   else await Deno.writeFile(path, content);
   if (mode !== undefined) await Deno.chmod(path, mode);
-}
-
-function pseudoRandom(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /** The test projects, by name: each builder fills an empty directory. */

@@ -9,6 +9,7 @@
  *   front closes accepted connections), slow responses, and a fixed latency per request,
  * - a log of every request (method, path, headers, body).
  */
+import { takeFault } from "../_helpers/faults.ts";
 
 /** One request the fake received. */
 export interface RecordedRequest {
@@ -244,15 +245,7 @@ export class FakeMlflowServer implements AsyncDisposable {
   }
 
   #fault(method: string, path: string): Fault | undefined {
-    const i = this.faults.findIndex((f) =>
-      (f.path === undefined || path.includes(f.path)) &&
-      (f.method === undefined || f.method === method)
-    );
-    if (i < 0) return undefined;
-    const f = this.faults[i]!;
-    f.times = (f.times ?? 1) - 1;
-    if (f.times <= 0) this.faults.splice(i, 1);
-    return f;
+    return takeFault(this.faults, method, path);
   }
 
   async #handle(req: Request): Promise<Response> {

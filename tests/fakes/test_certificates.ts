@@ -23,7 +23,8 @@ export interface TestCertificates {
   otherCaPath: string;
 }
 
-async function openssl(dir: string, ...args: string[]): Promise<void> {
+/** Runs `openssl` in `dir`; throws with its stderr when it fails. */
+export async function openssl(dir: string, ...args: string[]): Promise<void> {
   const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
     .output();
   if (!out.success) {

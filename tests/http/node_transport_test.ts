@@ -11,12 +11,7 @@ import {
   HttpSettingError,
 } from "../../lib/http/http_client.ts";
 import { tempDir } from "../_helpers/cli.ts";
-
-async function openssl(dir: string, ...args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-}
+import { openssl } from "../fakes/test_certificates.ts";
 
 /** A CA and a server certificate signed by it, valid for `san` only (EC keys: fast). */
 async function certificates(
