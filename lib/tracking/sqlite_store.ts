@@ -532,19 +532,14 @@ function createFromSchema(path: string, schema: SqliteSchema, templateDir?: stri
   try {
     const copied = template !== undefined && fromTemplate(template, tmp, schema, path);
     if (!copied) {
-      const db = new DatabaseSync(tmp);
-      try {
-        db.exec("PRAGMA journal_mode = OFF");
-        db.exec("PRAGMA synchronous = OFF");
-        db.exec("BEGIN");
-        writeSchema(db, schema, path);
-        db.exec("COMMIT");
+      fillPrivately(
+        tmp,
+        (db) => writeSchema(db, schema, path),
         // Kept before the switch to WAL: a template opened by anything leaves no -wal/-shm.
-        if (template !== undefined) storeTemplate(tmp, template);
-        db.exec("PRAGMA journal_mode = WAL");
-      } finally {
-        db.close();
-      }
+        () => {
+          if (template !== undefined) storeTemplate(tmp, template);
+        },
+      );
     }
     const file = Deno.openSync(tmp, { read: true, write: true });
     try {
@@ -558,11 +553,38 @@ function createFromSchema(path: string, schema: SqliteSchema, templateDir?: stri
       if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     }
   } finally {
-    for (const leftover of [tmp, `${tmp}-wal`, `${tmp}-shm`]) {
-      try {
-        Deno.removeSync(leftover);
-      } catch { /* not there */ }
-    }
+    removeWithJournal(tmp);
+  }
+}
+
+/**
+ * Fills a database that is private until it is linked into place: no journal, no syncs, one
+ * transaction; `committed` runs after the commit, then the file is switched to WAL.
+ */
+function fillPrivately(
+  file: string,
+  fill: (db: DatabaseSync) => void,
+  committed: () => void = () => {},
+): void {
+  const db = new DatabaseSync(file);
+  try {
+    db.exec("PRAGMA journal_mode = OFF");
+    db.exec("PRAGMA synchronous = OFF");
+    db.exec("BEGIN");
+    fill(db);
+    db.exec("COMMIT");
+    committed();
+    db.exec("PRAGMA journal_mode = WAL");
+  } finally {
+    db.close();
+  }
+}
+
+function removeWithJournal(file: string): void {
+  for (const leftover of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      Deno.removeSync(leftover);
+    } catch { /* not there */ }
   }
 }
 
@@ -610,13 +632,9 @@ function fromTemplate(template: string, tmp: string, schema: SqliteSchema, path:
     return false;
   }
   try {
-    const db = new DatabaseSync(tmp);
-    try {
-      db.exec("PRAGMA journal_mode = OFF");
-      db.exec("PRAGMA synchronous = OFF");
+    fillPrivately(tmp, (db) => {
       const row = db.prepare("SELECT version_num FROM alembic_version").get() as Row | undefined;
       if (row?.version_num !== schema.revision) throw new Error("another revision");
-      db.exec("BEGIN");
       const values = defaultExperiment(db, schema, path).filter(([k]) => k !== "experiment_id");
       const changed = db.prepare(
         `UPDATE experiments SET ${
@@ -624,18 +642,10 @@ function fromTemplate(template: string, tmp: string, schema: SqliteSchema, path:
         } WHERE experiment_id = 0`,
       ).run(...values.map(([, v]) => v));
       if (Number(changed.changes) !== 1) throw new Error("no default experiment");
-      db.exec("COMMIT");
-      db.exec("PRAGMA journal_mode = WAL");
-    } finally {
-      db.close();
-    }
+    });
     return true;
   } catch {
-    for (const leftover of [tmp, `${tmp}-wal`, `${tmp}-shm`]) {
-      try {
-        Deno.removeSync(leftover);
-      } catch { /* not there */ }
-    }
+    removeWithJournal(tmp);
     return false;
   }
 }
