@@ -151,14 +151,15 @@ export class FileStore implements TrackingStore {
     };
   }
 
-  async #ensureDefault(): Promise<void> {
+  /** Experiment 0, written first when the store has none (a meta.yaml already there wins). */
+  async #ensureDefault(): Promise<Experiment | undefined> {
     const dir = join(this.#root, "0");
-    if (
-      Deno.statSync(this.#root).isDirectory && await readYaml(join(dir, "meta.yaml")) !== undefined
-    ) {
-      return;
+    if (Deno.statSync(this.#root).isDirectory) {
+      const exp = await this.#readExperiment(dir);
+      if (exp !== undefined) return exp;
     }
     this.#writeExperiment("0", "Default");
+    return await this.#readExperiment(dir);
   }
 
   #writeExperiment(id: string, name: string): void {
@@ -182,7 +183,7 @@ export class FileStore implements TrackingStore {
 
   async findExperiment(query: { id: string } | { name: string }): Promise<Experiment | undefined> {
     if ("id" in query) {
-      if (query.id === "0") await this.#ensureDefault();
+      if (query.id === "0") return await this.#ensureDefault();
       if (!/^[a-zA-Z0-9][\w-]{0,63}$/.test(query.id)) return undefined;
       return await this.#readExperiment(join(this.#root, query.id));
     }
