@@ -90,12 +90,7 @@ export async function run(uri: string, options: RunOptions = {}): Promise<Submit
     const plan = extraTags.length === 0
       ? planned.plan
       : { ...planned.plan, tags: [...planned.plan.tags, ...extraTags] };
-    runInfo = await recordRun(plan, {
-      store,
-      ctx,
-      options,
-      ...(turn !== undefined ? { turn } : {}),
-    });
+    runInfo = await recordRun(plan, { store, ctx, options, turn });
     mark("run recorded");
 
     const execution = await planned.backend.launch({

@@ -1,9 +1,9 @@
 /**
  * A reader for the YAML that MLflow's file store writes (`meta.yaml`: `yaml.safe_dump` of a flat
  * dict): one `key: value` line per entry, each value a plain scalar, a quoted string (without
- * escapes) or an empty `[]`/`{}`. It reads such a text exactly as PyYAML's `safe_load` does, without loading a
- * YAML parser, and declines (returns `undefined`) anything else, for the full parser
- * (`python_yaml.ts`) to read.
+ * escapes) or an empty `[]`/`{}`. It reads such a text exactly as PyYAML's `safe_load` does,
+ * without loading a YAML parser, and declines (returns `undefined`) anything else, for the full
+ * parser (`python_yaml.ts`) to read.
  *
  * @module
  */
@@ -15,8 +15,7 @@ const LINE_RE = /^([A-Za-z_][A-Za-z0-9_.-]*):(?: +(.*))?$/;
 const INDICATORS = "[]{},#&*!|>'\"%@`";
 
 /** A plain scalar as PyYAML scans it on one line, or `undefined` when it may be more. */
-function plainValue(raw: string): PyValue | undefined {
-  const text = raw.trimEnd();
+function plainValue(text: string): PyValue | undefined {
   if (INDICATORS.includes(text[0]!)) return undefined;
   // `-`, `?` and `:` start a plain scalar only when a non-space follows.
   if ("-?:".includes(text[0]!) && (text.length === 1 || text[1] === " ")) return undefined;
@@ -26,13 +25,13 @@ function plainValue(raw: string): PyValue | undefined {
 
 /** A single-quoted scalar that ends on its line, or `undefined`. */
 function singleQuoted(text: string): string | undefined {
-  const m = /^'((?:[^']|'')*)' *$/.exec(text);
+  const m = /^'((?:[^']|'')*)'$/.exec(text);
   return m === null ? undefined : m[1]!.replaceAll("''", "'");
 }
 
 /** A double-quoted scalar without escapes that ends on its line, or `undefined`. */
 function doubleQuoted(text: string): string | undefined {
-  return /^"([^"\\]*)" *$/.exec(text)?.[1];
+  return /^"([^"\\]*)"$/.exec(text)?.[1];
 }
 
 /**
@@ -56,9 +55,7 @@ export function parseFlatYaml(text: string): Record<string, PyValue> | undefined
   // breaks, control or non-ASCII characters, which PyYAML reads by rules of their own.
   if (!text.endsWith("\n") || /[^\n\x20-\x7e]/.test(text)) return undefined;
   const out: Record<string, PyValue> = {};
-  const lines = text.slice(0, -1).split("\n");
-  if (lines.length === 1 && lines[0] === "") return undefined;
-  for (const line of lines) {
+  for (const line of text.slice(0, -1).split("\n")) {
     const m = LINE_RE.exec(line);
     if (m === null) return undefined;
     const key = m[1]!;
@@ -66,11 +63,12 @@ export function parseFlatYaml(text: string): Record<string, PyValue> | undefined
     if (resolvePlainScalar(key) !== key || Object.hasOwn(out, key) || key === "__proto__") {
       return undefined;
     }
-    const raw = m[2] ?? "";
+    // PyYAML drops the spaces that end a line.
+    const raw = (m[2] ?? "").trimEnd();
     let value: PyValue | undefined;
-    if (raw.trimEnd() === "") value = null;
-    else if (raw.trimEnd() === "[]") value = [];
-    else if (raw.trimEnd() === "{}") value = {};
+    if (raw === "") value = null;
+    else if (raw === "[]") value = [];
+    else if (raw === "{}") value = {};
     else if (raw.startsWith("'")) value = singleQuoted(raw);
     else if (raw.startsWith('"')) value = doubleQuoted(raw);
     else value = plainValue(raw);
