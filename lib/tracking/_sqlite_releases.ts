@@ -145,3 +145,45 @@ export const SKIPPED: readonly (readonly [string, string])[] = [
     "[mlflow-skinny, 1.x bounds] FileNotFoundError: /tmp/mlflow-schemas/venvs/1.14.1/lib/python3.11/site-packages/mlflow/store/db_migrations/alembic.ini doesn't exist",
   ],
 ];
+
+/** What a new database of one revision needs besides its DDL. */
+export interface NewDatabaseData {
+  /** SHA-256 of the DDL statements joined by `;\n` (first 16 hex digits). */
+  readonly ddlDigest: string;
+  /** The default experiment's artifact location ({cwd} = the directory MLflow ran in). */
+  readonly artifactLocation: string | null;
+}
+
+/** Alembic revision → what a new database of it needs besides its DDL. */
+export const NEW_DATABASES: Readonly<Record<string, NewDatabaseData>> = {
+  "39d1c3be5f05": { "ddlDigest": "6cef7ee93fc2de05", "artifactLocation": "./mlruns/0" },
+  "c48cb773bb87": { "ddlDigest": "fd1683cc1de9dbac", "artifactLocation": "./mlruns/0" },
+  "bd07f7e963c5": { "ddlDigest": "90255fe467d1573d", "artifactLocation": "./mlruns/0" },
+  "cc1f77228345": { "ddlDigest": "d446ac34e16b3567", "artifactLocation": "./mlruns/0" },
+  "97727af70f4d": { "ddlDigest": "51bf2b303d1924fb", "artifactLocation": "{cwd}/mlruns/0" },
+  "3500859a5d39": { "ddlDigest": "2ec7185bc3a96594", "artifactLocation": "{cwd}/mlruns/0" },
+  "7f2a7d5fae7d": { "ddlDigest": "543e0d84aaaba2b8", "artifactLocation": "{cwd}/mlruns/0" },
+  "acf3f17fdcc7": { "ddlDigest": "d275dbcbd9898627", "artifactLocation": "{cwd}/mlruns/0" },
+  "867495a8f9d4": { "ddlDigest": "34a0d0ee016233a4", "artifactLocation": "{cwd}/mlruns/0" },
+  "5b0e9adcef9c": { "ddlDigest": "f9424c84ad6a35ae", "artifactLocation": "{cwd}/mlruns/0" },
+  "4465047574b1": { "ddlDigest": "f9424c84ad6a35ae", "artifactLocation": "{cwd}/mlruns/0" },
+  "f5a4f2784254": { "ddlDigest": "0d80de48170a974a", "artifactLocation": "{cwd}/mlruns/0" },
+  "0584bdc529eb": { "ddlDigest": "c11faf2f8ba54510", "artifactLocation": "{cwd}/mlruns/0" },
+  "6953534de441": { "ddlDigest": "87e2c85730620b1e", "artifactLocation": "{cwd}/mlruns/0" },
+  "bda7b8c39065": { "ddlDigest": "b6ed9744c21bcc2e", "artifactLocation": "{cwd}/mlruns/0" },
+  "770bee3ae1dd": { "ddlDigest": "ed8ca7983ee46b9b", "artifactLocation": "{cwd}/mlruns/0" },
+  "1a0cddfcaa16": { "ddlDigest": "72bb5a14c3b4e0a6", "artifactLocation": "{cwd}/mlruns/0" },
+  "71994744cf8e": { "ddlDigest": "2b71a5be899ade61", "artifactLocation": "{cwd}/mlruns/0" },
+  "bf29a5ff90ea": { "ddlDigest": "6c01e0ed062c6f95", "artifactLocation": "{cwd}/mlruns/0" },
+  "1bd49d398cd23": { "ddlDigest": "5c32f484b3b8c1b6", "artifactLocation": "{cwd}/mlruns/0" },
+  "d3e4f5a6b7c8": { "ddlDigest": "d4c15f6d9814f2e1", "artifactLocation": "{cwd}/mlruns/0" },
+  "1b5f0d9ad7c1": { "ddlDigest": "336b692e72ec943d", "artifactLocation": "{cwd}/mlruns/0" },
+  "c3d6457b6d8a": { "ddlDigest": "82ce509e4f96c12a", "artifactLocation": "{cwd}/mlruns/0" },
+  "7d34483879f0": { "ddlDigest": "226e9406d6557b9f", "artifactLocation": "{cwd}/mlruns/0" },
+  "da6fb0208061": { "ddlDigest": "b66b80caecfbd89d", "artifactLocation": "{cwd}/mlruns/0" },
+  "b7e4c1a90f23": { "ddlDigest": "b03fb438626cf34a", "artifactLocation": "{cwd}/mlruns/0" },
+  "6f8d9c3b2a1e": { "ddlDigest": "ce2a656e3054278b", "artifactLocation": "{cwd}/mlruns/0" },
+  "b7e2c1a4d9f3": { "ddlDigest": "719a91a40b19c3ed", "artifactLocation": "{cwd}/mlruns/0" },
+  "dc11669786a5": { "ddlDigest": "30cb350aed830274", "artifactLocation": "{cwd}/mlruns/0" },
+  "f4a9b2c7d1e6": { "ddlDigest": "c091f996392fd705", "artifactLocation": "{cwd}/mlruns/0" },
+};

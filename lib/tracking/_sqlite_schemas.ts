@@ -230,7 +230,6 @@ export interface RevisionData {
   readonly ddl: readonly number[];
   /** The default experiment MLflow inserts ({cwd} = the directory MLflow ran in). */
   readonly defaultExperiment: {
-    readonly artifactLocation: string | null;
     readonly columns: readonly string[];
   };
   /** First release whose new database has this revision. */
@@ -242,7 +241,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
   "39d1c3be5f05": {
     "ddl": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
     "defaultExperiment": {
-      "artifactLocation": "./mlruns/0",
       "columns": ["experiment_id", "name", "artifact_location", "lifecycle_stage"],
     },
     "firstRelease": "1.15.0",
@@ -250,7 +248,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
   "c48cb773bb87": {
     "ddl": [0, 1, 2, 3, 4, 5, 12, 7, 8, 9, 10, 11],
     "defaultExperiment": {
-      "artifactLocation": "./mlruns/0",
       "columns": ["experiment_id", "name", "artifact_location", "lifecycle_stage"],
     },
     "firstRelease": "1.23.1",
@@ -258,7 +255,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
   "bd07f7e963c5": {
     "ddl": [0, 1, 2, 3, 4, 5, 12, 7, 8, 9, 10, 11, 13, 14, 15, 16],
     "defaultExperiment": {
-      "artifactLocation": "./mlruns/0",
       "columns": ["experiment_id", "name", "artifact_location", "lifecycle_stage"],
     },
     "firstRelease": "1.26.1",
@@ -266,7 +262,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
   "cc1f77228345": {
     "ddl": [0, 2, 3, 4, 5, 17, 7, 8, 9, 10, 11, 14, 15, 16, 18, 13],
     "defaultExperiment": {
-      "artifactLocation": "./mlruns/0",
       "columns": ["experiment_id", "name", "artifact_location", "lifecycle_stage"],
     },
     "firstRelease": "1.28.0",
@@ -274,7 +269,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
   "97727af70f4d": {
     "ddl": [19, 2, 3, 4, 5, 17, 7, 8, 9, 10, 11, 14, 15, 16, 18, 13],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -289,7 +283,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
   "3500859a5d39": {
     "ddl": [19, 2, 3, 4, 5, 20, 7, 8, 9, 10, 11, 14, 15, 16, 18, 13, 21],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -329,7 +322,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       28,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -369,7 +361,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       13,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -415,7 +406,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       36,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -461,7 +451,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       36,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -507,7 +496,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       36,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -553,7 +541,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       16,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -599,7 +586,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       23,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -650,7 +636,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       46,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -701,7 +686,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       47,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -757,7 +741,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       53,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -828,7 +811,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       68,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -910,7 +892,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       79,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -994,7 +975,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       82,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1094,7 +1074,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       98,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1197,7 +1176,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       107,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1308,7 +1286,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       132,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1426,7 +1403,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       139,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1553,7 +1529,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       148,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1680,7 +1655,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       148,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1818,7 +1792,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       161,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -1967,7 +1940,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       32,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -2117,7 +2089,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       178,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -2284,7 +2255,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       199,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",
@@ -2462,7 +2432,6 @@ export const REVISIONS: Readonly<Record<string, RevisionData>> = {
       211,
     ],
     "defaultExperiment": {
-      "artifactLocation": "{cwd}/mlruns/0",
       "columns": [
         "experiment_id",
         "name",

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "../system/paths.ts";
-import { GENERATED, RELEASES } from "./_sqlite_releases.ts";
+import { GENERATED, NEW_DATABASES, RELEASES } from "./_sqlite_releases.ts";
 
 /** When the schema data was generated (UTC, ISO 8601). */
 export const SCHEMA_DATA_GENERATED: string = GENERATED;
@@ -65,6 +65,43 @@ export function knownReleases(): readonly string[] {
  */
 export function headRevisionForVersion(version: string): string | undefined {
   return tables().byVersion.get(version.trim());
+}
+
+/** What creating a database of one revision needs besides its DDL (in `sqlite_schema.ts`). */
+export interface NewDatabase {
+  /** Alembic revision (`alembic_version.version_num`). */
+  readonly revision: string;
+  /** SHA-256 of the DDL (16 hex digits): names the template database built from it. */
+  readonly ddlDigest: string;
+  /**
+   * `artifact_location` MLflow gives the default experiment (id 0); `{cwd}` stands for the
+   * directory MLflow ran in.
+   */
+  readonly defaultArtifactLocation: string;
+}
+
+/**
+ * What a new database of a revision needs besides its DDL.
+ *
+ * @param revision An alembic revision; without it, the newest known release's.
+ * @returns The facts, or `undefined` when no release in the data creates that revision.
+ *
+ * @example
+ * ```ts
+ * import { headRevisionForVersion, NEWEST_KNOWN_RELEASE, newDatabase } from "./sqlite_releases.ts";
+ * console.assert(newDatabase("bf29a5ff90ea")?.defaultArtifactLocation === "{cwd}/mlruns/0");
+ * console.assert(newDatabase()?.revision === headRevisionForVersion(NEWEST_KNOWN_RELEASE));
+ * ```
+ */
+export function newDatabase(revision?: string): NewDatabase | undefined {
+  const key = revision ?? headRevisionForVersion(NEWEST_KNOWN_RELEASE)!;
+  const data = NEW_DATABASES[key];
+  if (data === undefined) return undefined;
+  return {
+    revision: key,
+    ddlDigest: data.ddlDigest,
+    defaultArtifactLocation: data.artifactLocation ?? "{cwd}/mlruns/0",
+  };
 }
 
 /**

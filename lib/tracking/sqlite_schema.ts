@@ -7,21 +7,19 @@
  * @module
  */
 import { REVISIONS, STATEMENTS } from "./_sqlite_schemas.ts";
-import { headRevisionForVersion, releasesWithRevision } from "./sqlite_releases.ts";
+import {
+  headRevisionForVersion,
+  type NewDatabase,
+  newDatabase,
+  releasesWithRevision,
+} from "./sqlite_releases.ts";
 
 export * from "./sqlite_releases.ts";
 
 /** The schema a new database of one alembic revision has. */
-export interface SqliteSchema {
-  /** Alembic revision (`alembic_version.version_num`). */
-  readonly revision: string;
+export interface SqliteSchema extends NewDatabase {
   /** DDL statements in creation order (tables, indexes; no `alembic_version` row). */
   readonly ddl: readonly string[];
-  /**
-   * `artifact_location` MLflow gives the default experiment (id 0); `{cwd}` stands for the
-   * directory MLflow ran in.
-   */
-  readonly defaultArtifactLocation: string;
   /** Releases whose new database has this revision, oldest first. */
   readonly releases: readonly string[];
 }
@@ -40,11 +38,11 @@ export interface SqliteSchema {
  */
 export function schemaForRevision(revision: string): SqliteSchema | undefined {
   const data = REVISIONS[revision];
-  if (data === undefined) return undefined;
+  const created = newDatabase(revision);
+  if (data === undefined || created === undefined) return undefined;
   return {
-    revision,
+    ...created,
     ddl: data.ddl.map((i) => STATEMENTS[i]!),
-    defaultArtifactLocation: data.defaultExperiment.artifactLocation ?? "{cwd}/mlruns/0",
     releases: releasesWithRevision(revision),
   };
 }

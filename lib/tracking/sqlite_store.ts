@@ -18,7 +18,7 @@ import { type Reporter, SILENT_REPORTER } from "../system/output.ts";
 import { runCommand } from "../system/run_command.ts";
 import { sleep } from "../system/sleep.ts";
 import { validateKey } from "./validation.ts";
-import { hashText } from "../system/text_hash.ts";
+import type { NewDatabase } from "./sqlite_releases.ts";
 import type { SqliteSchema } from "./sqlite_schema.ts";
 import type {
   CreateRunRequest,
@@ -167,27 +167,27 @@ export class SqliteStore implements TrackingStore {
     const deadline = Date.now() + BUSY_TIMEOUT_MS;
     checkDirectory(path);
     const mlflow = options.mlflow;
-    // The DDL is loaded only for a new database (or a mismatch below).
-    const r = mlflow !== undefined ? await releases() : undefined;
+    // The DDL is loaded only to build a database (no template yet, or an emptied file).
+    let r = mlflow !== undefined ? await releases() : undefined;
     const expected = mlflow === undefined ? undefined : await expectedRevision(r!, mlflow);
 
-    if (mlflow !== undefined && !hasContent(path)) {
-      const s = await schemas();
-      if (needsMlflowToCreate(s, mlflow, expected)) {
+    if (!hasContent(path)) {
+      r ??= await releases();
+      if (mlflow !== undefined && needsMlflowToCreate(r, mlflow, expected)) {
         reporter.log(
           "INFO",
-          `Creating tracking database '${path}' with MLflow ${mlflow.version} itself (mlproject knows the schemas of MLflow up to ${s.NEWEST_KNOWN_RELEASE})`,
+          `Creating tracking database '${path}' with MLflow ${mlflow.version} itself (mlproject knows the schemas of MLflow up to ${r.NEWEST_KNOWN_RELEASE})`,
         );
         await createWithMlflow(path, mlflow);
       }
-    }
-
-    if (!hasContent(path)) {
-      const schema = newSchema(await schemas(), expected);
-      try {
-        createFromSchema(path, schema, options.templateDir);
-      } catch (e) {
-        throw new ExecutionException(`Cannot create tracking database '${path}': ${message(e)}`);
+      if (!hasContent(path)) {
+        const target = (expected !== undefined ? r.newDatabase(expected) : undefined) ??
+          r.newDatabase()!;
+        try {
+          await createDatabase(path, target, options.templateDir);
+        } catch (e) {
+          throw new ExecutionException(`Cannot create tracking database '${path}': ${message(e)}`);
+        }
       }
     }
     let db = openConnection(path);
@@ -519,19 +519,25 @@ function checkDirectory(path: string): void {
 }
 
 /**
- * Creates a new database at `schema` beside `path` and links it into place, so that nobody ever
- * sees a half-made file: built without a journal or per-statement syncs (it is private until the
- * link), switched to WAL, synced once. When another process linked its database first, that one
- * is kept (and opened as any existing database).
+ * Creates a new database of `target`'s revision beside `path` and links it into place, so that
+ * nobody ever sees a half-made file: copied from the revision's template (its DDL is loaded only
+ * when there is none yet) or built without a journal or per-statement syncs (it is private until
+ * the link), switched to WAL, synced once. When another process linked its database first, that
+ * one is kept (and opened as any existing database).
  */
-function createFromSchema(path: string, schema: SqliteSchema, templateDir?: string): void {
+async function createDatabase(
+  path: string,
+  target: NewDatabase,
+  templateDir?: string,
+): Promise<void> {
   const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const template = templateDir === undefined
     ? undefined
-    : join(templateDir, `${schema.revision}-${hashText(schema.ddl.join(";\n"))}.db`);
+    : join(templateDir, `${target.revision}-${target.ddlDigest}.db`);
   try {
-    const copied = template !== undefined && fromTemplate(template, tmp, schema, path);
+    const copied = template !== undefined && fromTemplate(template, tmp, target, path);
     if (!copied) {
+      const schema = (await schemas()).schemaForRevision(target.revision)!;
       fillPrivately(
         tmp,
         (db) => writeSchema(db, schema, path),
@@ -591,7 +597,7 @@ function removeWithJournal(file: string): void {
 /** The default experiment's columns (those the schema has) for a database at `path`. */
 function defaultExperiment(
   db: DatabaseSync,
-  schema: SqliteSchema,
+  schema: NewDatabase,
   path: string,
 ): [string, string | number][] {
   const cols = new Set(
@@ -625,7 +631,7 @@ function writeSchema(db: DatabaseSync, schema: SqliteSchema, path: string): void
  * Copies a database built earlier for `schema` to `tmp` and sets its default experiment for
  * `path`; `false` (and nothing left at `tmp`) when there is no such copy or it is not one.
  */
-function fromTemplate(template: string, tmp: string, schema: SqliteSchema, path: string): boolean {
+function fromTemplate(template: string, tmp: string, schema: NewDatabase, path: string): boolean {
   try {
     Deno.copyFileSync(template, tmp);
   } catch {
@@ -683,13 +689,13 @@ async function expectedRevision(
 
 /** A new database needs the child's MLflow to create it when mlproject lacks its schema. */
 function needsMlflowToCreate(
-  s: Schemas,
+  r: Releases,
   mlflow: MlflowInstallation,
   expected: string | undefined,
 ): boolean {
-  if (expected !== undefined) return s.schemaForRevision(expected) === undefined;
+  if (expected !== undefined) return r.newDatabase(expected) === undefined;
   return parsePep440(mlflow.version) !== undefined &&
-    comparePep440(mlflow.version, s.NEWEST_KNOWN_RELEASE) > 0;
+    comparePep440(mlflow.version, r.NEWEST_KNOWN_RELEASE) > 0;
 }
 
 const CREATE_SCRIPT = [

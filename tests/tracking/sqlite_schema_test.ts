@@ -5,13 +5,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REVISIONS, STATEMENTS } from "../../lib/tracking/_sqlite_schemas.ts";
-import { RELEASES, SKIPPED } from "../../lib/tracking/_sqlite_releases.ts";
+import { NEW_DATABASES, RELEASES, SKIPPED } from "../../lib/tracking/_sqlite_releases.ts";
 import {
   compareRevisions,
   describeRevision,
   headRevisionForVersion,
   headRevisionFromSitePackages,
   knownReleases,
+  newDatabase,
   NEWEST_KNOWN_RELEASE,
   readMigrationChain,
   releasesWithRevision,
@@ -85,6 +86,18 @@ Deno.test("headRevisionForVersion() and schemaForVersion() answer exact releases
   assert.match(schema.defaultArtifactLocation, /\{cwd\}/);
   assert.equal(schemaForVersion("0.0.1"), undefined);
   assert.equal(schemaForRevision("not-a-revision"), undefined);
+});
+
+Deno.test("each revision's DDL digest is the SHA-256 of its DDL, so an edited schema gets a new template", async () => {
+  assert.deepEqual(Object.keys(NEW_DATABASES).sort(), Object.keys(REVISIONS).sort());
+  for (const revision of Object.keys(REVISIONS)) {
+    const ddl = schemaForRevision(revision)!.ddl.join(";\n");
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(ddl));
+    const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    assert.equal(newDatabase(revision)!.ddlDigest, hex.slice(0, 16), revision);
+  }
+  assert.equal(newDatabase()!.revision, headRevisionForVersion(NEWEST_KNOWN_RELEASE));
+  assert.equal(newDatabase("0123456789ab"), undefined);
 });
 
 Deno.test("describeRevision() names exactly the releases of a revision, as runs of consecutive releases", () => {
