@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TAR_TYPE, type TarTypeFlag } from "./_python_tar.ts";
+import { TAR_TYPE, type TarTypeFlag } from "../system/tar_header.ts";
 
 /** Python's string order: by code point (UTF-16 order differs above U+D7FF). */
 export function compareCodePoints(a: string, b: string): number {

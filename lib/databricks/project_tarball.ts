@@ -12,7 +12,7 @@
  *   too);
  * - directories (empty ones too), symlinks as symlinks (never followed), hard links to an earlier
  *   member as hard links, FIFOs and devices as such, sockets skipped;
- * - Python `tarfile`'s PAX header layout (see `_python_tar.ts`), two zero blocks and padding to
+ * - Python `tarfile`'s PAX header layout (see `../system/tar_header.ts`), two zero blocks and padding to
  *   10240 bytes;
  * - gzip at level 9 with no file name and mtime 0, with zlib's exact deflate bytes.
  *
@@ -35,7 +35,7 @@
 import { createHash } from "node:crypto";
 import { ExecutionException } from "../system/errors.ts";
 import { AccountNames } from "./_account_names.ts";
-import { archiveEnd, memberHeader, paddedSize, TAR_TYPE } from "./_python_tar.ts";
+import { archiveEnd, memberHeader, paddedSize, TAR_TYPE } from "../system/tar_header.ts";
 import { compareCodePoints, memberType } from "./_tar_members.ts";
 import { PythonGzipWriter } from "./_python_gzip.ts";
 

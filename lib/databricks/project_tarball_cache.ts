@@ -37,7 +37,7 @@ import { createHash } from "node:crypto";
 import { ExecutionException } from "../system/errors.ts";
 import { withFileLock } from "../system/file_lock.ts";
 import { AccountNames } from "./_account_names.ts";
-import { TAR_TYPE } from "./_python_tar.ts";
+import { TAR_TYPE } from "../system/tar_header.ts";
 import { compareCodePoints, memberType } from "./_tar_members.ts";
 import {
   DB_TARFILE_ARCHIVE_NAME,

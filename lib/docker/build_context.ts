@@ -12,7 +12,13 @@ import { escapeForMessage, ExecutionException } from "../system/errors.ts";
 import { normalize } from "../system/paths.ts";
 import { readDockerignore } from "./dockerignore.ts";
 import { IMAGE_WORKDIR } from "./_image_workdir.ts";
-import { TAR_END, tarHeader, tarPadding } from "./_tar.ts";
+import {
+  BLOCK_SIZE,
+  memberHeader,
+  paddedSize,
+  TAR_TYPE,
+  type TarMember,
+} from "../system/tar_header.ts";
 
 /** One member of the context (a path relative to the project directory). */
 export interface ContextEntry {
@@ -240,31 +246,24 @@ export async function* contextTar(
 ): AsyncGenerator<Uint8Array> {
   const now = Math.floor(Date.now() / 1000);
   const df = new TextEncoder().encode(dockerfile);
-  yield tarHeader({
+  yield header({
     name: CONTEXT_DOCKERFILE,
-    kind: "file",
+    type: TAR_TYPE.file,
     mode: 0o644,
     size: df.length,
     mtime: now,
   });
   yield df;
-  yield tarPadding(df.length);
-  yield tarHeader({
-    name: `${CONTEXT_PROJECT_DIR}/`,
-    kind: "dir",
-    mode: 0o755,
-    size: 0,
-    mtime: now,
-  });
+  yield padding(df.length);
+  yield header({ name: CONTEXT_PROJECT_DIR, type: TAR_TYPE.dir, mode: 0o755, size: 0, mtime: now });
   for (const e of context.entries) {
-    const name = `${CONTEXT_PROJECT_DIR}/${e.path}${e.kind === "dir" ? "/" : ""}`;
-    yield tarHeader({
-      name,
-      kind: e.kind,
+    yield header({
+      name: `${CONTEXT_PROJECT_DIR}/${e.path}`,
+      type: TAR_TYPE[e.kind],
       mode: e.mode,
-      size: e.size,
+      size: e.kind === "file" ? e.size : 0,
       mtime: e.mtime,
-      ...(e.target !== undefined ? { linkname: e.target } : {}),
+      linkname: e.target ?? "",
     });
     if (e.kind !== "file") continue;
     const hash = createHash("sha256");
@@ -283,7 +282,19 @@ export async function* contextTar(
     }
     if (sent < e.size) yield new Uint8Array(e.size - sent);
     if (hash.digest("hex") !== e.sha256) report.changed.push(e.path);
-    yield tarPadding(e.size);
+    yield padding(e.size);
   }
-  yield TAR_END;
+  yield new Uint8Array(2 * BLOCK_SIZE);
+}
+
+/** A context member's header blocks: owned by root, as `docker build` gets them from the CLI. */
+function header(
+  member: Omit<TarMember, "uid" | "gid" | "uname" | "gname" | "linkname"> & { linkname?: string },
+): Uint8Array {
+  return memberHeader({ linkname: "", ...member, uid: 0, gid: 0, uname: "root", gname: "root" });
+}
+
+/** The zero bytes that end a member's content of `size` bytes on a block boundary. */
+function padding(size: number): Uint8Array {
+  return new Uint8Array(paddedSize(size) - size);
 }

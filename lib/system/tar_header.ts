@@ -5,6 +5,8 @@
  * or a number does not fit its octal field; then a ustar header with magic `ustar\0` + `00`,
  * non-ASCII characters of the names replaced by `?` and cut at the field length, the device fields
  * NUL-filled unless the member is a device, and the checksum as six octal digits, NUL and space.
+ * The one tar writer: Databricks project tarballs (where MLflow's bytes matter) and `docker
+ * build` contexts.
  *
  * @module
  */
@@ -119,8 +121,17 @@ function paxRecord(key: string, value: string): Uint8Array {
  * The header blocks of one member: a PAX extended header when needed, then the ustar header.
  * Data blocks are not included.
  *
- * @param member The member (directory names without the trailing `/`).
+ * @param member The member (a directory's name gets a trailing `/` if it has none).
  * @returns A multiple of 512 bytes.
+ *
+ * @example
+ * ```ts
+ * import { memberHeader, TAR_TYPE } from "./tar_header.ts";
+ * const member = { type: TAR_TYPE.file, mode: 0o644, uid: 0, gid: 0, size: 3, mtime: 0 };
+ * const names = { linkname: "", uname: "", gname: "" };
+ * console.assert(memberHeader({ ...member, ...names, name: "a.txt" }).length === 512);
+ * console.assert(memberHeader({ ...member, ...names, name: "é.txt" }).length === 3 * 512);
+ * ```
  */
 export function memberHeader(member: TarMember): Uint8Array {
   const info = { ...member };
@@ -176,6 +187,12 @@ export function memberHeader(member: TarMember): Uint8Array {
  *
  * @param size Bytes.
  * @returns The next multiple of 512.
+ *
+ * @example
+ * ```ts
+ * import { paddedSize } from "./tar_header.ts";
+ * console.assert(paddedSize(3) === 512 && paddedSize(1024) === 1024);
+ * ```
  */
 export function paddedSize(size: number): number {
   return Math.ceil(size / BLOCK_SIZE) * BLOCK_SIZE;
@@ -186,6 +203,12 @@ export function paddedSize(size: number): number {
  *
  * @param offset Bytes written so far.
  * @returns The zero bytes to append.
+ *
+ * @example
+ * ```ts
+ * import { archiveEnd } from "./tar_header.ts";
+ * console.assert(archiveEnd(512).length === 10240 - 512);
+ * ```
  */
 export function archiveEnd(offset: number): Uint8Array {
   const end = offset + 2 * BLOCK_SIZE;
