@@ -263,14 +263,27 @@ Deno.test("httpRequest() times out waiting for headers and for a stalled body, n
   const res = await httpRequest(flowing.url, { maxRetries: 0, timeoutMs: 800 });
   assert.equal(await res.text(), "x".repeat(chunks));
   assert.ok(performance.now() - started > 800, "the body outlasted the timeout");
-  let stallTimer: ReturnType<typeof setTimeout> | undefined;
+  // The stalled body ends once the client gave up (or after 5 s, so a missing timeout fails the
+  // assertion instead of hanging): the server's shutdown never depends on noticing the closed
+  // connection.
+  let release!: () => void;
+  const released = new Promise<void>((r) => {
+    const stall = setTimeout(r, 5000);
+    release = () => {
+      clearTimeout(stall);
+      r();
+    };
+  });
   await using stalled = await serve(() =>
     new Response(
       new ReadableStream({
         start(c) {
           c.enqueue(new TextEncoder().encode("first"));
         },
-        pull: () => new Promise((r) => stallTimer = setTimeout(r, 5000)),
+        async pull(c) {
+          await released;
+          c.close();
+        },
       }),
     )
   );
@@ -281,5 +294,5 @@ Deno.test("httpRequest() times out waiting for headers and for a stalled body, n
       e instanceof HttpRequestError &&
       e.message.endsWith("no data received for 0.3 s while reading the body"),
   );
-  clearTimeout(stallTimer);
+  release();
 });
