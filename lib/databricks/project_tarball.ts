@@ -35,7 +35,7 @@
 import { createHash } from "node:crypto";
 import { ExecutionException } from "../system/errors.ts";
 import { AccountNames } from "./_account_names.ts";
-import { archiveEnd, memberHeader, paddedSize, TAR_TYPE } from "../system/tar_header.ts";
+import { archiveEnd, contentPadding, memberHeader, TAR_TYPE } from "../system/tar_header.ts";
 import { compareCodePoints, memberType } from "./_tar_members.ts";
 import { PythonGzipWriter } from "./_python_gzip.ts";
 
@@ -232,7 +232,7 @@ class ProjectArchiver {
       left -= n;
       this.bytesRead += n;
     }
-    await this.#sink.write(new Uint8Array(paddedSize(size) - size));
+    await this.#sink.write(contentPadding(size));
     if (hash !== undefined) this.fileHashes[arcname] = hash.digest("hex");
   }
 }

@@ -14,8 +14,8 @@ import { readDockerignore } from "./dockerignore.ts";
 import { IMAGE_WORKDIR } from "./_image_workdir.ts";
 import {
   BLOCK_SIZE,
+  contentPadding,
   memberHeader,
-  paddedSize,
   TAR_TYPE,
   type TarMember,
 } from "../system/tar_header.ts";
@@ -254,7 +254,7 @@ export async function* contextTar(
     mtime: now,
   });
   yield df;
-  yield padding(df.length);
+  yield contentPadding(df.length);
   yield header({ name: CONTEXT_PROJECT_DIR, type: TAR_TYPE.dir, mode: 0o755, size: 0, mtime: now });
   for (const e of context.entries) {
     yield header({
@@ -282,7 +282,7 @@ export async function* contextTar(
     }
     if (sent < e.size) yield new Uint8Array(e.size - sent);
     if (hash.digest("hex") !== e.sha256) report.changed.push(e.path);
-    yield padding(e.size);
+    yield contentPadding(e.size);
   }
   yield new Uint8Array(2 * BLOCK_SIZE);
 }
@@ -292,9 +292,4 @@ function header(
   member: Omit<TarMember, "uid" | "gid" | "uname" | "gname" | "linkname"> & { linkname?: string },
 ): Uint8Array {
   return memberHeader({ linkname: "", ...member, uid: 0, gid: 0, uname: "root", gname: "root" });
-}
-
-/** The zero bytes that end a member's content of `size` bytes on a block boundary. */
-function padding(size: number): Uint8Array {
-  return new Uint8Array(paddedSize(size) - size);
 }

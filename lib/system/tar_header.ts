@@ -199,6 +199,22 @@ export function paddedSize(size: number): number {
 }
 
 /**
+ * The zero bytes that end a member's content of `size` bytes on a block boundary.
+ *
+ * @param size Content bytes.
+ * @returns Between 0 and 511 zero bytes.
+ *
+ * @example
+ * ```ts
+ * import { contentPadding } from "./tar_header.ts";
+ * console.assert(contentPadding(3).length === 509 && contentPadding(512).length === 0);
+ * ```
+ */
+export function contentPadding(size: number): Uint8Array {
+  return new Uint8Array(paddedSize(size) - size);
+}
+
+/**
  * What `TarFile.close()` appends: two zero blocks, then zeros up to a multiple of 10240 bytes.
  *
  * @param offset Bytes written so far.

@@ -55,10 +55,9 @@ function releases(): Promise<Releases> {
   return releaseModule ??= import("./sqlite_releases.ts");
 }
 
-/** The schema a new database gets: the expected revision's, else the newest known. */
-function newSchema(s: Schemas, expected: string | undefined): SqliteSchema {
-  return (expected !== undefined ? s.schemaForRevision(expected) : undefined) ??
-    s.schemaForVersion(s.NEWEST_KNOWN_RELEASE)!;
+/** The revision a new database gets: the expected one when known, else the newest known. */
+function newDatabaseFor(r: Releases, expected: string | undefined): NewDatabase {
+  return (expected !== undefined ? r.newDatabase(expected) : undefined) ?? r.newDatabase()!;
 }
 
 /** The MLflow installation the child will import (found without starting Python). */
@@ -181,10 +180,8 @@ export class SqliteStore implements TrackingStore {
         await createWithMlflow(path, mlflow);
       }
       if (!hasContent(path)) {
-        const target = (expected !== undefined ? r.newDatabase(expected) : undefined) ??
-          r.newDatabase()!;
         try {
-          await createDatabase(path, target, options.templateDir);
+          await createDatabase(path, newDatabaseFor(r, expected), options.templateDir);
         } catch (e) {
           throw new ExecutionException(`Cannot create tracking database '${path}': ${message(e)}`);
         }
@@ -235,7 +232,8 @@ export class SqliteStore implements TrackingStore {
       // An existing MLflow database (its tables were checked with its revision) needs nothing; an
       // empty file (or one emptied since) gets the schema.
       if (current === undefined) {
-        const schema = newSchema(await schemas(), expected);
+        const s = await schemas();
+        const schema = s.schemaForRevision(newDatabaseFor(s, expected).revision)!;
         await retryBusy(() => store.#initialize(schema), deadline);
       }
       return store;
