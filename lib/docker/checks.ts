@@ -15,6 +15,10 @@ export interface DockerEngine {
   serverVersion: string;
 }
 
+/** `docker info`'s answer: the engine's errors (a JSON array) when there are any, else its version. */
+const INFO_FORMAT =
+  "{{if .ServerErrors}}{{json .ServerErrors}}{{else}}{{json .ServerVersion}}{{end}}";
+
 function findOnPath(name: string, path: string | undefined): string | undefined {
   for (const dir of (path ?? "").split(":")) {
     if (dir === "") continue;
@@ -55,20 +59,24 @@ export async function checkDockerEngine(
       "Could not find Docker executable. Ensure Docker is installed as per the instructions at https://docs.docker.com/install/overview/.",
     );
   }
-  const out = await docker(["info", "--format", "{{json .ServerVersion}}"], {
+  // The engine's errors first: a CLI before 23.0 cannot reach `.ServerVersion` without an engine
+  // and would report only that template error (exit 1), or its errors with exit 0.
+  const out = await docker(["info", "--format", INFO_FORMAT], {
     env,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  let version: unknown;
+  let answer: unknown;
   try {
-    version = JSON.parse(out.stdout.trim().split("\n").at(-1) ?? "");
+    answer = JSON.parse(out.stdout.trim().split("\n").at(-1) ?? "");
   } catch {
-    version = undefined;
+    answer = undefined;
   }
-  if (!out.success || typeof version !== "string" || version === "") {
+  const version = typeof answer === "string" ? answer : "";
+  if (!out.success || version === "") {
+    const serverError = Array.isArray(answer) && answer.length > 0 ? String(answer[0]) : undefined;
     throw new ExecutionException(
       "Ran `docker info` to ensure docker daemon is running but it failed with the following output:\n" +
-        escapeForMessage(lastErrorLine(out)),
+        escapeForMessage(serverError ?? lastErrorLine(out)),
     );
   }
   return { cli, serverVersion: version };
