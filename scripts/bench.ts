@@ -34,6 +34,7 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { printOut } from "../lib/system/output.ts";
+import { childMemoryKiB } from "../tests/_helpers/processes.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const PROJECT = "scripts/bench_project";
@@ -124,20 +125,6 @@ async function timeOnce(spec: Spec): Promise<number> {
   return elapsed;
 }
 
-function readStatusKiB(pid: number): { hwm: number; rss: number } | undefined {
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(`/proc/${pid}/status`);
-  } catch {
-    return undefined;
-  }
-  const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(text);
-  const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
-  // A zombie has no memory lines.
-  if (hwm === null || rss === null) return undefined;
-  return { hwm: Number(hwm[1]), rss: Number(rss[1]) };
-}
-
 interface MemoryRun {
   peakHwmMiB: number;
   peakRssMiB: number;
@@ -158,7 +145,7 @@ async function sampleMemory(spec: Spec): Promise<MemoryRun> {
   let rss = 0;
   let samples = 0;
   while (!exited) {
-    const s = readStatusKiB(child.pid);
+    const s = childMemoryKiB(child.pid);
     if (s !== undefined) {
       hwm = Math.max(hwm, s.hwm);
       rss = Math.max(rss, s.rss);

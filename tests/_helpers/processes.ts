@@ -24,3 +24,37 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+/** A process's memory from /proc: peak (`VmHWM`) and current (`VmRSS`) resident size, KiB. */
+export interface MemoryKiB {
+  hwm: number;
+  rss: number;
+}
+
+let ownCmdline: string | undefined;
+
+/**
+ * The memory of a child this process spawned, once it runs its own program: until its `exec`,
+ * a forked child still shows this process's memory (and command line), so that sample is skipped.
+ * `undefined` also for a zombie or a process that is gone.
+ *
+ * @example
+ * ```ts
+ * import { childMemoryKiB } from "./processes.ts";
+ * console.assert(childMemoryKiB(Deno.pid) === undefined); // this process, not a child's program
+ * ```
+ */
+export function childMemoryKiB(pid: number): MemoryKiB | undefined {
+  try {
+    ownCmdline ??= Deno.readTextFileSync("/proc/self/cmdline");
+    if (Deno.readTextFileSync(`/proc/${pid}/cmdline`) === ownCmdline) return undefined;
+    const text = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const hwm = /^VmHWM:\s+(\d+)\s+kB/m.exec(text);
+    const rss = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
+    // A zombie has no memory lines.
+    if (hwm === null || rss === null) return undefined;
+    return { hwm: Number(hwm[1]), rss: Number(rss[1]) };
+  } catch {
+    return undefined;
+  }
+}

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { cleanEnv, MAIN_TS, REPO_ROOT, tempDir } from "../_helpers/cli.ts";
+import { childMemoryKiB } from "../_helpers/processes.ts";
 
 const HOSTILE = `${REPO_ROOT}/tests/testdata/hostile`;
 /** Safety caps, not timing assertions: a case that overruns is killed and fails. */
@@ -20,16 +21,6 @@ interface Outcome {
   peakKb: number;
   killed: string | undefined;
   elapsedMs: number;
-}
-
-function statusKb(pid: number, field: string): number | undefined {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Runs `deno run -A main.ts ARGS`, polling its peak RSS and killing it past either cap. */
@@ -53,7 +44,7 @@ async function runCapped(
   let done = false;
   const output = child.output().finally(() => (done = true));
   while (!done) {
-    peakKb = Math.max(peakKb, statusKb(child.pid, "VmHWM") ?? 0);
+    peakKb = Math.max(peakKb, childMemoryKiB(child.pid)?.hwm ?? 0);
     const elapsed = performance.now() - started;
     if (killed === undefined && (elapsed > TIME_CAP_MS || peakKb > MEMORY_CAP_KB)) {
       killed = elapsed > TIME_CAP_MS ? `time cap (${Math.round(elapsed)} ms)` : `memory cap`;
